@@ -1,0 +1,196 @@
+// hearth's command line: parses arguments, calls the pure core, and hands writes to the executor.
+import { Argument, Command, Option } from "commander";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { fleetSchema, hostSchema } from "../core/schema/fleet.js";
+import { formatIssue, type Issue } from "../core/validate/issues.js";
+import { plan } from "../core/plan/plan.js";
+import { evalPath } from "../core/plan/eval.js";
+import { instantiateTemplate, parseValue, setInYaml, splitPath } from "../core/fleet/edit.js";
+import { REPO_ROOT, readStaticNix, validateFleetDir, type Validated } from "../node/fleet-dir.js";
+import { applyChanges, compareFiles, unifiedDiff } from "../node/apply-files.js";
+import { writeFileAtomic } from "../node/fs-atomic.js";
+
+class CliError extends Error {
+  constructor(message: string, readonly code = 1) {
+    super(message);
+  }
+}
+
+const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : s + "\n");
+const err = (s: string) => process.stderr.write(s.endsWith("\n") ? s : s + "\n");
+
+function reportIssues(issues: Issue[]): void {
+  for (const i of issues) err(formatIssue(i));
+  const e = issues.filter((i) => i.severity === "error").length;
+  const w = issues.length - e;
+  if (issues.length) err(`${e} error(s), ${w} warning(s)`);
+}
+
+function validated(dir: string, overrides: Record<string, string> = {}): Validated & { fleet: NonNullable<Validated["fleet"]> } {
+  if (!existsSync(dir)) throw new CliError(`fleet directory ${dir} does not exist`);
+  const v = validateFleetDir(dir, overrides);
+  if (!v.ok || !v.fleet) {
+    reportIssues(v.issues);
+    throw new CliError("the fleet is not valid; nothing was written");
+  }
+  if (v.issues.length) reportIssues(v.issues);
+  return v as never;
+}
+
+function planFor(dir: string) {
+  const v = validated(dir);
+  return plan({ fleet: v.fleet, staticFiles: readStaticNix(), fleetFiles: v.files });
+}
+
+const program = new Command("hearth")
+  .description("Declarative personal infrastructure: one fleet description to a NixOS flake")
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command("validate")
+  .description("check the fleet description and report every problem with file, path and line")
+  .argument("[fleet]", "fleet directory", ".")
+  .action((dir: string) => {
+    const v = validateFleetDir(resolve(dir));
+    reportIssues(v.issues);
+    if (!v.ok) throw new CliError("", 1);
+    out(`${v.fleet!.name}: ${v.fleet!.hosts.size} host(s) valid`);
+  });
+
+program
+  .command("generate")
+  .description("write the fleet's NixOS flake (only changed files are rewritten, stale generated files removed)")
+  .argument("[fleet]", "fleet directory", ".")
+  .option("-o, --out <dir>", "output directory (default: <fleet>/flake)")
+  .option("--dry-run", "print what would change, write nothing")
+  .action((dir: string, opts: { out?: string; dryRun?: boolean }) => {
+    const fleetDir = resolve(dir);
+    const outDir = resolve(opts.out ?? join(fleetDir, "flake"));
+    const p = planFor(fleetDir);
+    const changes = compareFiles(outDir, p.files);
+    for (const c of changes) if (c.action !== "unchanged") out(`${opts.dryRun ? "would " : ""}${c.action} ${c.path}`);
+    const n = changes.filter((c) => c.action !== "unchanged").length;
+    if (!opts.dryRun) applyChanges(outDir, changes);
+    out(`${opts.dryRun ? "dry run: " : ""}${n} file(s) ${opts.dryRun ? "would change" : "changed"}, ${changes.length - n} unchanged, in ${outDir}`);
+  });
+
+program
+  .command("diff")
+  .description("show what `hearth generate` would change, as a unified diff")
+  .argument("[fleet]", "fleet directory", ".")
+  .option("-o, --out <dir>", "output directory (default: <fleet>/flake)")
+  .action((dir: string, opts: { out?: string }) => {
+    const fleetDir = resolve(dir);
+    const changes = compareFiles(resolve(opts.out ?? join(fleetDir, "flake")), planFor(fleetDir).files);
+    const d = unifiedDiff(changes);
+    out(d || "no changes");
+  });
+
+program
+  .command("eval")
+  .description("answer a question about a host from hearth's plan, e.g. services.lighthouse.execStart")
+  .argument("<host>", "host name")
+  .argument("<path>", "dotted path")
+  .option("-f, --fleet <dir>", "fleet directory", ".")
+  .option("--json", "print JSON")
+  .action((host: string, path: string, opts: { fleet: string; json?: boolean }) => {
+    const p = planFor(resolve(opts.fleet));
+    const h = p.hosts.find((x) => x.name === host);
+    if (!h) throw new CliError(`no host '${host}' in the fleet (hosts: ${p.hosts.map((x) => x.name).join(", ")})`);
+    const r = evalPath(h, path);
+    if (!r.found) throw new CliError(`${r.message}${r.hint ? `\n    hint: ${r.hint}` : ""}`);
+    out(opts.json || typeof r.value !== "string" ? JSON.stringify(r.value, null, opts.json ? 2 : 0) : r.value);
+  });
+
+program
+  .command("schema")
+  .description("print the JSON Schema of fleet.yaml or of a host file, for editors and forms")
+  .addArgument(new Argument("[kind]", "fleet or host").choices(["fleet", "host"]).default("host"))
+  .action((kind: "fleet" | "host") => {
+    const s = z.toJSONSchema(kind === "fleet" ? fleetSchema : hostSchema, { io: "input", unrepresentable: "any" });
+    out(JSON.stringify({ ...s, title: kind === "fleet" ? "hearth fleet.yaml" : "hearth host" }, null, 2));
+  });
+
+const hostCmd = program.command("host").description("manage hosts");
+hostCmd
+  .command("add")
+  .description("create hosts/NAME.yaml from a template")
+  .argument("<name>", "host name")
+  .addOption(new Option("-t, --template <template>", "template name").default("server"))
+  .option("-f, --fleet <dir>", "fleet directory", ".")
+  .option("--dry-run", "print the new file, write nothing")
+  .action((name: string, opts: { template: string; fleet: string; dryRun?: boolean }) => {
+    const dir = resolve(opts.fleet);
+    const tdir = join(REPO_ROOT, "templates");
+    const tfile = join(tdir, `${opts.template}.yaml`);
+    if (!existsSync(tfile)) {
+      const names = existsSync(tdir) ? templateNames(tdir) : [];
+      throw new CliError(`no template '${opts.template}'; available: ${names.join(", ")}`);
+    }
+    const file = `hosts/${name}.yaml`;
+    if (existsSync(join(dir, file)) || existsSync(join(dir, `hosts/${name}.yml`))) throw new CliError(`${file} exists already; choose another name or edit it`);
+    const text = instantiateTemplate(readFileSync(tfile, "utf8"), name);
+    validated(dir, { [file]: text });
+    if (opts.dryRun) {
+      out(text);
+      return;
+    }
+    writeFileAtomic(join(dir, file), text);
+    out(`created ${file} from template ${opts.template}`);
+  });
+hostCmd
+  .command("list")
+  .description("list hosts")
+  .option("-f, --fleet <dir>", "fleet directory", ".")
+  .action((opts: { fleet: string }) => {
+    const v = validated(resolve(opts.fleet));
+    for (const [n, h] of v.fleet.hosts) out(`${n}\t${h.system}\t${h.hardware}\t${h.ephemeral ? "ephemeral" : "installed"}\t${h.tags.join(",")}`);
+  });
+
+program
+  .command("set")
+  .description("set a field in a host file (or in fleet.yaml with HOST '.'), keeping comments; validated before writing")
+  .argument("<host>", "host name, or '.' for fleet.yaml")
+  .argument("<path>", "dotted path, e.g. services.consensus.client")
+  .argument("<value>", "YAML value; 'null' removes the field")
+  .option("-f, --fleet <dir>", "fleet directory", ".")
+  .option("--dry-run", "print the changed file, write nothing")
+  .action((host: string, path: string, value: string, opts: { fleet: string; dryRun?: boolean }) => {
+    const dir = resolve(opts.fleet);
+    const file = host === "." ? "fleet.yaml" : existsSync(join(dir, `hosts/${host}.yml`)) ? `hosts/${host}.yml` : `hosts/${host}.yaml`;
+    if (!existsSync(join(dir, file))) throw new CliError(`${file} does not exist; create the host with 'hearth host add ${host}'`);
+    let segs: (string | number)[];
+    try {
+      segs = splitPath(path);
+    } catch (e) {
+      throw new CliError(`${(e as Error).message}; write paths like services.consensus.ports.http or network.addresses[0]`, 2);
+    }
+    const text = setInYaml(readFileSync(join(dir, file), "utf8"), segs, parseValue(value));
+    validated(dir, { [file]: text });
+    if (opts.dryRun) {
+      out(text);
+      return;
+    }
+    writeFileAtomic(join(dir, file), text);
+    out(`set ${path} in ${file}`);
+  });
+
+const templateNames = (dir: string): string[] =>
+  readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => f.replace(/\.yaml$/, ""));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CliError) {
+    if (e.message) err(`hearth: ${e.message}`);
+    process.exitCode = e.code;
+  } else if (e && typeof e === "object" && "exitCode" in e && "code" in e && String((e as { code: string }).code).startsWith("commander.")) {
+    process.exitCode = (e as { exitCode: number }).exitCode === 0 ? 0 : 2;
+  } else {
+    err(`hearth: internal error (a bug): ${(e as Error).stack ?? e}`);
+    process.exitCode = 70;
+  }
+}

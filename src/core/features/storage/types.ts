@@ -1,0 +1,23 @@
+// One file per filesystem kind, behind this interface (disko's lib/types/* habit).
+import type { NixValue } from "../../nix/ast.js";
+import type { Volume } from "../../schema/fleet.js";
+
+export interface Mount {
+  mountpoint: string;
+  /** YAML path below `storage.volumes.<name>` of the field that declares it. */
+  field: (string | number)[];
+}
+
+export interface VolumeKind<V extends Volume = Volume> {
+  type: V["type"];
+  /** Mount points the volume provides. */
+  mounts(vol: V): Mount[];
+  /** disko content of the partition on device `index` of the volume (partlabels of the others given). */
+  partitionContent(name: string, vol: V, index: number, otherPartitions: string[]): NixValue | undefined;
+  /** Top-level disko devices besides disks (zpools). */
+  extraDevices?(name: string, vol: V): NixValue;
+  /** NixOS fileSystems for a volume that exists already and is only mounted (format: false). */
+  existingFileSystems?(name: string, vol: V): NixValue;
+  /** Minimum devices for the chosen layout, with the reason. */
+  minDevices?(vol: V): [number, string];
+}

@@ -1,0 +1,78 @@
+// Unlocking encrypted storage at boot: the credstore (LUKS in a zvol) opened by passphrase or
+// TPM2, SSH in the initrd for remote unlock (seed 003), and Lanzaboote Secure Boot (seed 002).
+import type { Feature, HostContext } from "./types.js";
+import { nix } from "../nix/ast.js";
+import { CREDSTORE_KEY } from "./storage/zfs.js";
+
+export const INITRD_HOST_KEY = "/etc/secrets/initrd/ssh_host_ed25519_key";
+
+const credstorePool = (ctx: HostContext) =>
+  Object.values(ctx.host.storage.volumes).find((v) => v.type === "zfs" && v.encryption === "credstore") as
+    | { pool: string }
+    | undefined;
+
+export const credstore: Feature = {
+  id: "zfs-credstore",
+  applies: (ctx) => credstorePool(ctx) !== undefined,
+  contribute: (ctx, out) => {
+    const pool = credstorePool(ctx)!.pool;
+    const { unlock } = ctx.host.security;
+    // Options of the static module nix/modules/zfs-credstore.nix (the seed 003 boot flow).
+    out.config.push({
+      hearth: {
+        zfsCredstore: {
+          enable: true,
+          pool,
+          dataset: `${pool}/crypt`,
+          keyFile: CREDSTORE_KEY,
+          tpm2Pcrs: unlock.method === "tpm2" ? unlock.tpm2Pcrs : [],
+        },
+      },
+    });
+  },
+};
+
+export const secureBoot: Feature = {
+  id: "secure-boot",
+  applies: (ctx) => ctx.host.security.secureBoot,
+  contribute: (_ctx, out) => {
+    out.imports.push(nix.sel(nix.v("inputs"), "lanzaboote", "nixosModules", "lanzaboote"));
+    out.config.push({
+      boot: {
+        // Lanzaboote replaces systemd-boot's installer with one that signs the UKIs.
+        loader: { "systemd-boot": { enable: nix.apply(nix.sel(nix.v("lib"), "mkForce"), false) }, efi: { canTouchEfiVariables: true } },
+        lanzaboote: { enable: true, pkiBundle: "/var/lib/sbctl" },
+      },
+    });
+  },
+};
+
+export const remoteUnlock: Feature = {
+  id: "remote-unlock",
+  applies: (ctx) => ctx.host.security.remoteUnlock?.enable === true,
+  contribute: (ctx, out) => {
+    const ru = ctx.host.security.remoteUnlock!;
+    const keys = ru.authorizedKeys ?? Object.values(ctx.fleet.admins).flatMap((a) => a.sshKeys);
+    const ip =
+      ru.ip === "dhcp"
+        ? "ip=dhcp"
+        : `ip=${ru.ip.address.split("/")[0]}::${ru.ip.gateway}:${prefixToMask(Number(ru.ip.address.split("/")[1]))}:${ctx.hostName}:${ru.ip.interface}:off`;
+    out.config.push({
+      boot: {
+        kernelParams: [ip],
+        initrd: {
+          availableKernelModules: ru.networkModule ? [ru.networkModule] : [],
+          network: { enable: true, ssh: { enable: true, port: ru.port, authorizedKeys: keys, hostKeys: [INITRD_HOST_KEY] } },
+          // With the systemd initrd, logging in hands the session to the password agent.
+          systemd: { users: { root: { shell: "/bin/systemd-tty-ask-password-agent" } } },
+        },
+      },
+    });
+  },
+  secrets: () => [{ id: "initrd-ssh-host-key", kind: "ssh-host-key", path: INITRD_HOST_KEY }],
+};
+
+function prefixToMask(bits: number): string {
+  const m = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (m >>> s) & 255).join(".");
+}

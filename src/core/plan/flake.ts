@@ -1,0 +1,45 @@
+// flake.nix of a fleet: pinned inputs and the host table handed to the static lib/outputs.nix.
+import { nix, type NixValue } from "../nix/ast.js";
+import type { Fleet } from "../schema/fleet.js";
+import { FORMATS, formatsOf } from "../features/formats.js";
+import type { HostPlan } from "./host.js";
+import pins from "../nix/input-pins.js";
+
+/** Inputs the fleet needs, each pinned to a tested tag or commit. */
+export function flakeInputs(fleet: Fleet, plans: HostPlan[]): Record<string, NixValue> {
+  const nixpkgsUrl = fleet.nixpkgs.rev
+    ? `github:NixOS/nixpkgs/${fleet.nixpkgs.rev}`
+    : fleet.nixpkgs.channel === "nixos-24.11"
+      ? pins.nixpkgs
+      : `github:NixOS/nixpkgs/${fleet.nixpkgs.channel}`;
+  const follows = (url: string) => ({ url, inputs: { nixpkgs: { follows: "nixpkgs" } } });
+  const inputs: Record<string, NixValue> = { nixpkgs: { url: nixpkgsUrl }, agenix: follows(pins.agenix) };
+  const hosts = plans.map((p) => p.host);
+  if (plans.some((p) => p.disko)) inputs["disko"] = follows(pins.disko);
+  if (hosts.some((h) => h.hardware.startsWith("raspberry-pi"))) inputs["nixos-hardware"] = { url: pins["nixos-hardware"] };
+  if (hosts.some((h) => h.security.secureBoot)) inputs["lanzaboote"] = follows(pins.lanzaboote);
+  // ethereum.nix tracks nixos-unstable and needs its own nixpkgs, so it does not follow ours.
+  if (hosts.some((h) => h.services.execution || h.services.consensus || h.services.validator || h.services.mevBoost))
+    inputs["ethereum-nix"] = { url: pins["ethereum-nix"] };
+  return inputs;
+}
+
+export function flakeNix(fleet: Fleet, plans: HostPlan[]): NixValue {
+  const used = new Set(plans.flatMap((p) => formatsOf(p.host)));
+  return {
+    description: `hearth fleet ${fleet.name}`,
+    inputs: flakeInputs(fleet, plans),
+    outputs: nix.lambda(
+      "inputs",
+      nix.apply(nix.apply(nix.v("import"), nix.path("./lib/outputs.nix")), nix.v("inputs"), {
+        hosts: Object.fromEntries(plans.map((p) => [p.name, { system: p.host.system, formats: formatsOf(p.host) }])),
+        formats: Object.fromEntries(
+          [...used].sort().map((f) => {
+            const info = FORMATS[f];
+            return [f, { suffix: info.suffix, build: info.build, ...(info.module ? { module: info.module } : {}) }];
+          }),
+        ),
+      }),
+    ),
+  };
+}

@@ -1,0 +1,108 @@
+// Plans one host: runs every applicable feature and service kind and collects their
+// NixOS fragments, ports, data directories, secrets and deploy dependencies. Pure.
+import type { Fleet, Host } from "../schema/fleet.js";
+import type { DataDir, PortSpec, ProcessSpec, Role, SecretNeed, ServiceContext, ServiceKind } from "../services/types.js";
+import { ROLES, kindFor } from "../services/registry.js";
+import type { Feature, HostModules } from "../features/types.js";
+import { base } from "../features/base.js";
+import { hardware } from "../features/hardware.js";
+import { storageLayout } from "../features/storage/layout.js";
+import { credstore, remoteUnlock, secureBoot } from "../features/unlock.js";
+import { mergeNix } from "../nix/merge.js";
+import type { NixValue } from "../nix/ast.js";
+
+export const FEATURES: Feature[] = [base, hardware, storageLayout, credstore, secureBoot, remoteUnlock];
+
+export interface PlannedService {
+  role: Role;
+  kind: ServiceKind;
+  cfg: Record<string, unknown>;
+  ports: PortSpec[];
+  dataDirs: DataDir[];
+  processes: ProcessSpec[];
+}
+
+export interface HostPlan {
+  name: string;
+  host: Host;
+  services: PlannedService[];
+  secrets: SecretNeed[];
+  dependsOn: string[];
+  /** Merged option trees of hosts/<name>/{default,hardware,disko}.nix */
+  config: NixValue;
+  hardware: NixValue;
+  disko: NixValue | undefined;
+  imports: NixValue[];
+  firewall: { tcp: number[]; udp: number[] };
+}
+
+export function localAddress(host: Host): string {
+  return host.network.addresses[0]?.split("/")[0] ?? "127.0.0.1";
+}
+
+export function serviceContext(fleet: Fleet, name: string, host: Host): ServiceContext {
+  return { fleet, host, hostName: name, hosts: fleet.hosts, localAddress: localAddress(host) };
+}
+
+/** The services of a host with their ports and data directories, without building NixOS config. */
+export function hostServices(fleet: Fleet, name: string, host: Host): PlannedService[] {
+  const ctx = serviceContext(fleet, name, host);
+  const out: PlannedService[] = [];
+  for (const role of ROLES) {
+    const cfg = host.services[role as keyof Host["services"]] as Record<string, unknown> | undefined;
+    if (!cfg) continue;
+    const kind = kindFor(role, cfg);
+    out.push({
+      role,
+      kind,
+      cfg,
+      ports: kind.ports(cfg, ctx),
+      dataDirs: kind.dataDirs(cfg, ctx),
+      processes: kind.processes?.(cfg, ctx) ?? [],
+    });
+  }
+  return out;
+}
+
+export function planHost(fleet: Fleet, name: string): HostPlan {
+  const host = fleet.hosts.get(name)!;
+  const fctx = { fleet, host, hostName: name };
+  const sctx = serviceContext(fleet, name, host);
+  const mods: HostModules = { config: [], imports: [], disko: [], hardware: [] };
+  const secrets: SecretNeed[] = [];
+  for (const f of FEATURES) {
+    if (!f.applies(fctx)) continue;
+    f.contribute(fctx, mods);
+    secrets.push(...(f.secrets?.(fctx) ?? []));
+  }
+  const services = hostServices(fleet, name, host);
+  const dependsOn = new Set<string>();
+  for (const s of services) {
+    mods.config.push(s.kind.nixos(s.cfg, sctx));
+    secrets.push(...s.kind.secrets(s.cfg, sctx));
+    for (const d of s.kind.dependsOn?.(s.cfg, sctx) ?? []) dependsOn.add(d);
+  }
+  const firewall = firewallOf(services.flatMap((s) => s.ports));
+  mods.config.push({ networking: { firewall: { enable: true, allowedTCPPorts: firewall.tcp, allowedUDPPorts: firewall.udp } } });
+  // Secrets shared by several services (the JWT) are needed once.
+  const uniqueSecrets = [...new Map(secrets.map((s) => [s.id, s])).values()];
+  return {
+    name,
+    host,
+    services,
+    secrets: uniqueSecrets,
+    dependsOn: [...dependsOn].sort(),
+    config: mergeNix(mods.config),
+    hardware: mergeNix(mods.hardware),
+    disko: mods.disko.length ? mergeNix(mods.disko) : undefined,
+    imports: mods.imports,
+    firewall,
+  };
+}
+
+/** Firewall openings derived from the services' public ports, never typed by hand. */
+export function firewallOf(ports: PortSpec[]): { tcp: number[]; udp: number[] } {
+  const pick = (proto: "tcp" | "udp") =>
+    [...new Set(ports.filter((p) => p.expose === "public" && p.protocol === proto).map((p) => p.port))].sort((a, b) => a - b);
+  return { tcp: pick("tcp"), udp: pick("udp") };
+}

@@ -1,0 +1,42 @@
+// Small schema pieces shared by the fleet, host and service schemas.
+import { z } from "zod";
+
+export const port = (def: number, what: string) =>
+  z.number().int().min(1).max(65535).default(def).describe(`${what} (default ${def})`);
+
+export const absPath = z
+  .string()
+  .regex(/^\/[^\0]*$/, "must be an absolute path starting with /")
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+
+export const ipv4 = z.string().regex(
+  /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/,
+  "must be an IPv4 address such as 192.168.1.10",
+);
+export const ipv4Cidr = z.string().regex(
+  /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([12]?\d|3[0-2])$/,
+  "must be an IPv4 address with prefix length, such as 192.168.1.10/24",
+);
+
+export const sshPublicKey = z
+  .string()
+  .regex(
+    /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/,
+    "must be an OpenSSH public key line such as 'ssh-ed25519 AAAA... user@host'",
+  );
+
+export const hostName = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and '-', at most 63 characters");
+
+export const extraArgs = z
+  .array(z.string())
+  .default([])
+  .describe("Extra command-line arguments appended to the client's command line");
+
+export const ethNetworks = ["mainnet", "holesky", "hoodi", "sepolia"] as const;
+export const ethNetwork = z.enum(ethNetworks);
+export type EthNetwork = z.infer<typeof ethNetwork>;
+
+/** Byte size as disko writes it: 512M, 1G, 100%. */
+export const size = z.string().regex(/^(\d+(\.\d+)?[KMGT]?|100%|\d{1,2}%)$/, "must be a size such as 512M, 8G or 100%");

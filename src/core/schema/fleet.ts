@@ -1,0 +1,238 @@
+// The fleet description schema: the single source of truth for validation, defaults,
+// the JSON Schema export (`hearth schema`) and, later, the web UI's forms.
+import { z } from "zod";
+import { absPath, ethNetwork, hostName, ipv4, ipv4Cidr, size, sshPublicKey } from "./common.js";
+import { DISCRIMINATOR, KINDS_BY_ROLE, ROLES } from "../services/registry.js";
+import type { Role } from "../services/types.js";
+
+export const SYSTEMS = ["x86_64-linux", "aarch64-linux"] as const;
+export const HARDWARE = ["generic-x86-uefi", "hetzner-dedicated", "hetzner-cloud", "raspberry-pi-4", "raspberry-pi-5", "qemu-vm"] as const;
+export const BOOT_FORMATS = ["kexec", "iso", "sd-image", "disk"] as const;
+
+const diskId = z
+  .string()
+  .regex(/^\/dev\/disk\/by-(id|path|partlabel|uuid)\/\S+$/, "must name the disk by /dev/disk/by-id/... (stable across reboots)");
+
+const btrfsVolume = z.strictObject({
+  type: z.literal("btrfs"),
+  devices: z.array(diskId).min(1).describe("Disks of the volume, by id"),
+  format: z
+    .boolean()
+    .default(true)
+    .describe("Let disko partition and format the disks; false mounts an existing filesystem (ephemeral hosts, seed 000)"),
+  label: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).optional().describe("Filesystem label, used to mount an existing volume"),
+  subvolumes: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9@._-]+$/, "subvolume names: letters, digits, @ . _ -"),
+      z.strictObject({
+        mountpoint: absPath.describe("Where the subvolume is mounted"),
+        mountOptions: z.array(z.string()).default(["compress=zstd", "noatime"]).describe("Mount options"),
+      }),
+    )
+    .default({})
+    .describe("Subvolumes by name, each mounted where services need it"),
+});
+
+const zfsVolume = z.strictObject({
+  type: z.literal("zfs"),
+  pool: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/).default("rpool").describe("Pool name (default rpool)"),
+  mode: z.enum(["single", "mirror", "raidz1", "raidz2", "raidz3"]).default("single").describe("Redundancy of the pool"),
+  devices: z.array(diskId).min(1).describe("Disks of the pool, by id"),
+  encryption: z
+    .enum(["none", "native", "credstore"])
+    .default("credstore")
+    .describe("credstore: ZFS native encryption with its raw key in a LUKS-encrypted zvol (seeds 002/003); native: passphrase prompt"),
+  datasets: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/),
+      z.strictObject({
+        mountpoint: absPath.describe("Mount point"),
+        snapshots: z.boolean().default(true).describe("Include in automatic snapshots"),
+      }),
+    )
+    .default({ root: { mountpoint: "/", snapshots: true }, nix: { mountpoint: "/nix", snapshots: false }, var: { mountpoint: "/var", snapshots: true }, home: { mountpoint: "/home", snapshots: true } })
+    .describe("Datasets by name under the encrypted parent"),
+});
+
+const ext4Volume = z.strictObject({
+  type: z.literal("ext4"),
+  devices: z.array(diskId).length(1, "an ext4 volume lives on exactly one disk").describe("The disk, by id"),
+  format: z.boolean().default(true).describe("Let disko partition and format the disk"),
+  label: z.string().regex(/^[A-Za-z0-9_-]{1,16}$/).optional().describe("Filesystem label"),
+  mountpoint: absPath.describe("Mount point"),
+});
+
+export const volume = z.discriminatedUnion("type", [btrfsVolume, zfsVolume, ext4Volume]);
+
+const storage = z
+  .strictObject({
+    bootDisk: diskId.optional().describe("Disk holding the EFI system partition when the system is installed"),
+    volumes: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, "volume names: lower-case letters, digits and '-'"), volume).default({}).describe("Volumes by name"),
+    swap: z
+      .strictObject({
+        size: size.describe("Swap partition size, e.g. 8G"),
+        randomEncryption: z.boolean().default(true).describe("Encrypt swap with a fresh random key each boot"),
+      })
+      .optional()
+      .describe("Swap partition on the boot disk"),
+  })
+  .prefault({})
+  .describe("Disks, filesystems and mounts");
+
+const security = z
+  .strictObject({
+    unlock: z
+      .strictObject({
+        method: z.enum(["passphrase", "tpm2"]).default("passphrase").describe("How encrypted volumes are unlocked at boot"),
+        tpm2Pcrs: z.array(z.number().int().min(0).max(23)).default([1, 7]).describe("PCRs the TPM2 key is bound to (default 1+7)"),
+        recoveryKey: z.boolean().default(true).describe("Enrol a recovery key alongside TPM2"),
+      })
+      .prefault({})
+      .describe("Unlocking encrypted storage"),
+    secureBoot: z.boolean().default(false).describe("UEFI Secure Boot with Lanzaboote (signed UKIs)"),
+    remoteUnlock: z
+      .strictObject({
+        enable: z.boolean().default(true).describe("Run an SSH server in the initrd to enter the passphrase remotely"),
+        port: z.number().int().min(1).max(65535).default(2222).describe("initrd SSH port (default 2222)"),
+        authorizedKeys: z.array(sshPublicKey).optional().describe("Keys allowed in; defaults to the fleet admins' keys"),
+        networkModule: z.string().optional().describe("Kernel module of the NIC needed in the initrd (e.g. genet on a Pi, igb, r8169)"),
+        ip: z
+          .union([
+            z.literal("dhcp"),
+            z.strictObject({
+              address: ipv4Cidr.describe("Static address with prefix length"),
+              gateway: ipv4.describe("Default gateway"),
+              interface: z.string().default("eth0").describe("Interface name in the initrd"),
+            }),
+          ])
+          .default("dhcp")
+          .describe("initrd network: 'dhcp' or a static address"),
+      })
+      .optional()
+      .describe("Remote unlock over SSH in the initrd (seed 003)"),
+  })
+  .prefault({})
+  .describe("Disk unlock, Secure Boot and remote unlock");
+
+const network = z
+  .strictObject({
+    interface: z.string().default("eth0").describe("Primary interface name"),
+    dhcp: z.boolean().default(true).describe("Use DHCP on the primary interface"),
+    addresses: z.array(ipv4Cidr).default([]).describe("Static addresses with prefix length (with dhcp: false)"),
+    gateway: ipv4.optional().describe("Default gateway for static addressing"),
+    dns: z.array(z.string()).default([]).describe("DNS servers"),
+  })
+  .prefault({})
+  .describe("Host networking; firewall openings are derived from the services");
+
+const user = z.strictObject({
+  sshKeys: z.array(sshPublicKey).default([]).describe("Authorized SSH keys (login is key-only)"),
+  sudo: z.boolean().default(true).describe("Member of wheel, may use sudo"),
+});
+
+function servicesSchema() {
+  const shape: Record<string, z.ZodType> = {};
+  const describe: Record<Role, string> = {
+    execution: "Ethereum execution client (geth, erigon, besu, nethermind, reth)",
+    consensus: "Ethereum consensus client / beacon node (lighthouse, prysm, teku, nimbus, lodestar)",
+    validator: "Ethereum validator client (lighthouse, prysm, teku, nimbus, lodestar)",
+    mevBoost: "MEV-boost with a relay list per network",
+    headscale: "Headscale coordination server",
+    tailscale: "Tailscale client",
+    k3s: "k3s Kubernetes server or agent",
+    reverseProxy: "Caddy or nginx reverse proxy with ACME",
+  };
+  for (const role of ROLES) {
+    const kinds = KINDS_BY_ROLE[role];
+    const field = DISCRIMINATOR[role];
+    const s = field
+      ? z.discriminatedUnion(field, kinds.map((k) => k.schema) as unknown as [z.ZodObject, ...z.ZodObject[]])
+      : kinds[0]!.schema;
+    shape[role] = s.optional().describe(describe[role]);
+  }
+  return z.strictObject(shape).prefault({}).describe("Services on this host, one block per role");
+}
+
+export const hostSchema = z
+  .strictObject({
+    name: hostName.optional().describe("Host name; defaults to the file name and must match it"),
+    system: z.enum(SYSTEMS).default("x86_64-linux").describe("Nix system of the host"),
+    hardware: z.enum(HARDWARE).default("generic-x86-uefi").describe("Hardware profile"),
+    description: z.string().optional().describe("Free text shown in listings"),
+    tags: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]*$/)).default([]).describe("Tags for grouping and mesh topology"),
+    ephemeral: z
+      .boolean()
+      .default(false)
+      .describe("RAM-only system: the OS lives in memory, state only on mounted volumes (seeds 000, 001, 004)"),
+    boot: z
+      .strictObject({
+        formats: z.array(z.enum(BOOT_FORMATS)).min(1).optional().describe("Boot media to build; default kexec for ephemeral hosts, disk otherwise"),
+      })
+      .prefault({})
+      .describe("Boot media"),
+    stateVersion: z.string().regex(/^\d\d\.\d\d$/).default("24.11").describe("NixOS stateVersion of the first install"),
+    storage,
+    security,
+    network,
+    users: z.record(z.string().regex(/^[a-z_][a-z0-9_-]*$/), user).default({}).describe("Login users by name; root has no password"),
+    services: servicesSchema(),
+    extraModules: z
+      .array(z.string().regex(/^[A-Za-z0-9._/-]+\.nix$/, "must be a relative path to a .nix file inside the fleet directory"))
+      .default([])
+      .describe("Escape hatch: extra NixOS module files (relative to the fleet directory) imported into this host"),
+  })
+  .describe("One host of the fleet");
+
+export const fleetSchema = z
+  .strictObject({
+    name: hostName.describe("Fleet name"),
+    domain: z.string().regex(/^[a-z0-9.-]+$/).optional().describe("DNS domain of the fleet"),
+    nixpkgs: z
+      .strictObject({
+        channel: z.string().regex(/^[A-Za-z0-9._-]+$/).default("nixos-24.11").describe("nixpkgs branch (default nixos-24.11)"),
+        rev: z.string().regex(/^[0-9a-f]{40}$/, "must be a 40-digit commit hash").optional().describe("Pinned nixpkgs commit; defaults to hearth's tested pin when channel is nixos-24.11"),
+      })
+      .prefault({})
+      .describe("nixpkgs source"),
+    timeZone: z.string().regex(/^[A-Za-z0-9_+\/-]+$/).default("UTC").describe("Default time zone"),
+    locale: z.string().default("en_US.UTF-8").describe("Default locale"),
+    admins: z
+      .record(z.string().regex(/^[a-z_][a-z0-9_-]*$/), z.strictObject({ sshKeys: z.array(sshPublicKey).min(1).describe("SSH public keys") }))
+      .default({})
+      .describe("Fleet administrators: login to every host, recipients of every secret"),
+    ethereum: z
+      .strictObject({ network: ethNetwork.default("mainnet").describe("Default Ethereum network") })
+      .prefault({})
+      .describe("Ethereum defaults"),
+    secrets: z
+      .strictObject({ backend: z.enum(["agenix"]).default("agenix").describe("Secret backend used by generated hosts") })
+      .prefault({})
+      .describe("Secret management"),
+  })
+  .describe("Fleet-wide settings (fleet.yaml)");
+
+export type HostInput = z.input<typeof hostSchema>;
+export type Host = z.infer<typeof hostSchema> & { services: Services };
+export type FleetSettings = z.infer<typeof fleetSchema>;
+export type Volume = z.infer<typeof volume>;
+
+import type { ExecutionCfg, ConsensusCfg, ValidatorCfg } from "../services/ethereum/common.js";
+import type { MevBoostCfg } from "../services/ethereum/mev-boost.js";
+import type { HeadscaleCfg } from "../services/headscale.js";
+import type { TailscaleCfg } from "../services/tailscale.js";
+import type { K3sCfg } from "../services/k3s.js";
+export interface Services {
+  execution?: ExecutionCfg;
+  consensus?: ConsensusCfg;
+  validator?: ValidatorCfg;
+  mevBoost?: MevBoostCfg;
+  headscale?: HeadscaleCfg;
+  tailscale?: TailscaleCfg;
+  k3s?: K3sCfg;
+  reverseProxy?: { kind: "caddy" | "nginx"; acmeEmail: string; sites: Record<string, { upstream: string; websockets: boolean }> };
+}
+
+/** A loaded fleet: settings plus hosts by name (in file-name order). */
+export interface Fleet extends FleetSettings {
+  hosts: Map<string, Host>;
+}

@@ -1,0 +1,19 @@
+// go-ethereum execution client.
+import { executionClient } from "./define.js";
+import { addressOf, jwtOf } from "./common.js";
+
+export default executionClient({
+  id: "geth",
+  packageAttr: "geth",
+  binary: "geth",
+  defaults: { dataDir: "/var/lib/geth", p2p: 30303, authrpc: 8551, http: 8545, metrics: 6060 },
+  args: (c, ctx, net) => {
+    const a = addressOf(c, ctx);
+    return [
+      `--${net}`, "--datadir", c.dataDir, "--port", String(c.ports.p2p),
+      "--authrpc.addr", a, "--authrpc.port", String(c.ports.authrpc), "--authrpc.vhosts", "*", "--authrpc.jwtsecret", jwtOf(c),
+      ...(c.http ? ["--http", "--http.addr", a, "--http.port", String(c.ports.http)] : []),
+      ...(c.metrics ? ["--metrics", "--metrics.addr", a, "--metrics.port", String(c.ports.metrics)] : []),
+    ];
+  },
+});

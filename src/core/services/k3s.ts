@@ -1,0 +1,71 @@
+// k3s Kubernetes server or agent (seed 004's RAM-booted cluster), via NixOS's services.k3s.
+import { z } from "zod";
+import type { ServiceContext, ServiceKind } from "./types.js";
+
+const schema = z.strictObject({
+  role: z.enum(["server", "agent"]).default("agent").describe("server runs the control plane; agent only runs workloads"),
+  clusterInit: z.boolean().default(false).describe("Initialise a new embedded-etcd cluster (exactly one server)"),
+  serverAddr: z
+    .string()
+    .url()
+    .optional()
+    .describe("URL of a server to join, e.g. https://10.0.0.1:6443; defaults to the fleet's clusterInit server"),
+  extraFlags: z.array(z.string()).default([]).describe("Extra k3s flags"),
+});
+export type K3sCfg = z.infer<typeof schema>;
+
+export const K3S_TOKEN_PATH = "/run/agenix/k3s-token";
+
+function initServer(ctx: ServiceContext): [string, string | undefined] | undefined {
+  for (const [name, h] of ctx.hosts) {
+    const k = h.services.k3s;
+    if (k?.role === "server" && k.clusterInit) return [name, h.network.addresses[0]?.split("/")[0]];
+  }
+  return undefined;
+}
+
+const serverUrl = (c: K3sCfg, ctx: ServiceContext): string | undefined => {
+  if (c.serverAddr) return c.serverAddr;
+  const init = initServer(ctx);
+  if (!init || init[0] === ctx.hostName) return undefined;
+  return `https://${init[1] ?? init[0]}:6443`;
+};
+
+const k3s: ServiceKind<K3sCfg> = {
+  id: "k3s",
+  role: "k3s",
+  schema,
+  ports: (c) => [
+    ...(c.role === "server"
+      ? [
+          { name: "api", port: 6443, protocol: "tcp" as const, expose: "public" as const, field: ["role"] },
+          { name: "etcd", port: 2379, protocol: "tcp" as const, expose: "public" as const, field: ["role"] },
+          { name: "etcd-peer", port: 2380, protocol: "tcp" as const, expose: "public" as const, field: ["role"] },
+        ]
+      : []),
+    { name: "kubelet", port: 10250, protocol: "tcp", expose: "public", field: ["role"] },
+    { name: "flannel", port: 8472, protocol: "udp", expose: "public", field: ["role"] },
+  ],
+  dataDirs: () => [],
+  secrets: () => [{ id: "k3s-token", kind: "k3s-token", path: K3S_TOKEN_PATH, shared: true }],
+  dependsOn: (c, ctx) => {
+    const init = initServer(ctx);
+    return !c.serverAddr && init && init[0] !== ctx.hostName ? [init[0]] : [];
+  },
+  nixos: (c, ctx) => {
+    const url = serverUrl(c, ctx);
+    return {
+      services: {
+        k3s: {
+          enable: true,
+          role: c.role,
+          ...(c.clusterInit ? { clusterInit: true } : {}),
+          ...(url ? { serverAddr: url } : {}),
+          tokenFile: K3S_TOKEN_PATH,
+          extraFlags: c.extraFlags,
+        },
+      },
+    };
+  },
+};
+export default k3s;

@@ -1,0 +1,85 @@
+// The one interface every service kind implements: adding a client is adding a file.
+import type { z } from "zod";
+import type { NixValue } from "../nix/ast.js";
+import type { Fleet, Host } from "../schema/fleet.js";
+
+export type Role =
+  | "execution"
+  | "consensus"
+  | "validator"
+  | "mevBoost"
+  | "headscale"
+  | "tailscale"
+  | "k3s"
+  | "reverseProxy";
+
+/** A listening socket a service opens; `expose` decides the firewall opening. */
+export interface PortSpec {
+  name: string;
+  port: number;
+  protocol: "tcp" | "udp";
+  /** public: opened in the firewall; local: not opened (loopback or LAN peers on the host only). */
+  expose: "public" | "local";
+  /** YAML path (under the service) of the field that sets this port, for error messages. */
+  field: (string | number)[];
+}
+
+/** A secret a service reads; issue-3 secret management creates and encrypts these. */
+export interface SecretNeed {
+  /** Stable secret id, e.g. `ethereum-jwt`; hosts sharing an id share the value only when `shared`. */
+  id: string;
+  kind: "jwt-hex" | "wireguard-key" | "ssh-host-key" | "headscale-preauth" | "k3s-token" | "luks-passphrase" | "zfs-raw-key" | "user";
+  /** Absolute path the running system reads it from. */
+  path: string;
+  owner?: string;
+  /** Fleet-wide secret shared by several hosts (e.g. the k3s token). */
+  shared?: boolean;
+}
+
+export interface DataDir {
+  path: string;
+  /** YAML path (under the service) of the field that set it. */
+  field: (string | number)[];
+}
+
+/** What a service sees while it is planned: its host, the fleet, and the other services on the host. */
+export interface ServiceContext {
+  fleet: Fleet;
+  host: Host;
+  hostName: string;
+  /** All hosts by name, for services that point at another host (k3s server, headscale). */
+  hosts: ReadonlyMap<string, Host>;
+  /** The address other local services use to reach this host's APIs. */
+  localAddress: string;
+}
+
+/** A systemd-level description of a long-running process, used by `hearth eval` and the hearth-service module. */
+export interface ProcessSpec {
+  unit: string;
+  package: NixValue;
+  /** Human-readable form of the package for `hearth eval` output, e.g. `ethereum-nix#lighthouse`. */
+  packageLabel: string;
+  binary: string;
+  args: string[];
+  user: string;
+  dataDirs: string[];
+  after: string[];
+  description: string;
+}
+
+export interface ServiceKind<C = any> {
+  /** Value of the discriminator field (`client` or `kind`), e.g. `lighthouse`. */
+  id: string;
+  role: Role;
+  /** Zod schema of this kind's configuration block; `client`/`kind` literal included. */
+  schema: z.ZodType<C>;
+  ports(cfg: C, ctx: ServiceContext): PortSpec[];
+  dataDirs(cfg: C, ctx: ServiceContext): DataDir[];
+  secrets(cfg: C, ctx: ServiceContext): SecretNeed[];
+  /** NixOS configuration fragment for the host (merged with the other fragments). */
+  nixos(cfg: C, ctx: ServiceContext): NixValue;
+  /** Processes this service runs, for `hearth eval`. */
+  processes?(cfg: C, ctx: ServiceContext): ProcessSpec[];
+  /** Hosts this service must be deployed after (e.g. tailscale clients after the headscale server). */
+  dependsOn?(cfg: C, ctx: ServiceContext): string[];
+}

@@ -1,0 +1,183 @@
+// Cross-field rules over a fleet that passed the schema: every finding at once, each pointing
+// at the field to change. Pure; runs on the same host plans the generator uses.
+import type { Fleet, Host } from "../schema/fleet.js";
+import type { SourceFile } from "../fleet/source.js";
+import { issueAt } from "../fleet/source.js";
+import type { Issue, YamlPath } from "./issues.js";
+import { hostServices, type PlannedService } from "../plan/host.js";
+import { PROFILES } from "../features/hardware.js";
+import { VOLUME_KINDS, volumeKind } from "../features/storage/registry.js";
+import { formatsOf } from "../features/formats.js";
+import { jwtOf } from "../services/ethereum/common.js";
+import { ETH_PLATFORMS } from "../services/ethereum/platforms.js";
+
+export interface RuleInput {
+  fleet: Fleet;
+  sources: Map<string, SourceFile>;
+  hostFiles: Map<string, string>;
+  /** Files present in the fleet directory (for extraModules). */
+  files: Record<string, string>;
+}
+
+type Report = (host: string, path: YamlPath, severity: Issue["severity"], message: string, hint?: string) => void;
+
+export function checkRules(input: RuleInput): Issue[] {
+  const issues: Issue[] = [];
+  const report: Report = (host, path, severity, message, hint) => {
+    const src = input.sources.get(input.hostFiles.get(host)!)!;
+    issues.push(issueAt(src, path, severity, message, hint));
+  };
+  const { fleet } = input;
+  const services = new Map<string, PlannedService[]>();
+  for (const [name, host] of fleet.hosts) services.set(name, hostServices(fleet, name, host));
+
+  for (const [name, host] of fleet.hosts) {
+    const svcs = services.get(name)!;
+    hardwareRules(name, host, report);
+    storageRules(name, host, report);
+    portRules(name, svcs, report);
+    ethereumRules(name, host, svcs, report);
+    dataDirRules(name, host, svcs, report);
+    securityRules(name, host, report);
+    for (const [i, m] of host.extraModules.entries())
+      if (input.files[m] === undefined) report(name, ["extraModules", i], "error", `file '${m}' does not exist in the fleet directory`, "create it or remove the entry");
+  }
+  fleetRules(fleet, report);
+  return issues;
+}
+
+function hardwareRules(name: string, host: Host, report: Report) {
+  const p = PROFILES[host.hardware];
+  if (p.system !== host.system)
+    report(name, ["system"], "error", `hardware '${host.hardware}' is ${p.system}, but system is ${host.system}`, `set system: ${p.system}`);
+  const formats = formatsOf(host);
+  if (formats.includes("sd-image") && host.system !== "aarch64-linux")
+    report(name, ["boot", "formats"], "error", "sd-image is built for aarch64-linux (Raspberry Pi) hosts only", "use kexec or iso for x86 hosts");
+  if (host.ephemeral && formats.includes("disk"))
+    report(name, ["boot", "formats"], "error", "an ephemeral (RAM-only) host is not installed to disk", "use kexec, iso or sd-image, or set ephemeral: false");
+  if (!host.ephemeral && formats.includes("disk")) {
+    const roots = Object.values(host.storage.volumes).flatMap((v) => volumeKind(v).mounts(v)).filter((m) => m.mountpoint === "/");
+    if (roots.length === 0)
+      report(name, ["storage", "volumes"], "error", "an installed host needs a volume mounted at /", "add a zfs dataset, btrfs subvolume or ext4 volume with mountpoint: /, or set ephemeral: true");
+    if (!host.storage.bootDisk && !host.hardware.startsWith("raspberry-pi"))
+      report(name, ["storage"], "error", "an installed host needs storage.bootDisk for its EFI system partition", "set storage.bootDisk: /dev/disk/by-id/...");
+  }
+}
+
+function storageRules(name: string, host: Host, report: Report) {
+  const seenDev = new Map<string, string>();
+  const seenMount = new Map<string, string>();
+  for (const [vname, vol] of Object.entries(host.storage.volumes)) {
+    const kind = VOLUME_KINDS[vol.type];
+    const min = kind.minDevices?.(vol);
+    if (min && vol.devices.length < min[0])
+      report(name, ["storage", "volumes", vname, "devices"], "error", `${min[1]}, but ${vol.devices.length} given`, "add disks or choose a layout with less redundancy");
+    vol.devices.forEach((d, i) => {
+      const prev = seenDev.get(d);
+      if (prev) report(name, ["storage", "volumes", vname, "devices", i], "error", `disk ${d} is already used by volume '${prev}'`, "each disk belongs to one volume");
+      seenDev.set(d, vname);
+    });
+    for (const m of kind.mounts(vol)) {
+      const prev = seenMount.get(m.mountpoint);
+      if (prev) report(name, ["storage", "volumes", vname, ...m.field], "error", `${m.mountpoint} is already mounted by volume '${prev}'`, "mount each path once");
+      seenMount.set(m.mountpoint, vname);
+    }
+    if (vol.type === "zfs" && host.ephemeral && vol.encryption === "credstore")
+      report(name, ["storage", "volumes", vname, "encryption"], "error", "the credstore unlock runs in an installed system's initrd; an ephemeral host cannot use it", "use encryption: native or none");
+  }
+  if (host.storage.bootDisk && host.ephemeral)
+    report(name, ["storage", "bootDisk"], "warning", "an ephemeral host boots from the network or RAM; bootDisk is ignored", "remove storage.bootDisk");
+}
+
+function portRules(name: string, svcs: PlannedService[], report: Report) {
+  const seen = new Map<string, { svc: PlannedService; field: YamlPath }>();
+  for (const s of svcs)
+    for (const p of s.ports) {
+      const key = `${p.port}/${p.protocol}`;
+      const prev = seen.get(key);
+      if (prev && prev.svc !== s)
+        report(name, ["services", s.role, ...p.field], "error",
+          `port ${key} (${s.kind.id} ${p.name}) is already used by ${prev.svc.kind.id} (services.${prev.svc.role}.${prev.field.join(".")})`,
+          `choose another port for one of them`);
+      else if (!prev) seen.set(key, { svc: s, field: p.field });
+    }
+}
+
+function ethereumRules(name: string, host: Host, svcs: PlannedService[], report: Report) {
+  const { execution, consensus, validator, mevBoost } = host.services;
+  if (consensus && !execution && !consensus.executionEndpoint)
+    report(name, ["services", "consensus"], "error", `${consensus.client} has no execution client on this host and no executionEndpoint`,
+      "add services.execution, or set services.consensus.executionEndpoint to another host's engine API (http://HOST:8551)");
+  if (validator && !consensus && !validator.beaconNodes)
+    report(name, ["services", "validator"], "error", "the validator has no consensus client on this host and no beaconNodes", "add services.consensus or set services.validator.beaconNodes");
+  if (mevBoost && !consensus)
+    report(name, ["services", "mevBoost"], "warning", "MEV-boost runs but no consensus client on this host uses it", "add services.consensus or remove mevBoost");
+  if (execution && consensus && !consensus.executionEndpoint && jwtOf(execution) !== jwtOf(consensus))
+    report(name, ["services", "consensus", "jwtSecretFile"], "error",
+      `JWT secret file ${jwtOf(consensus)} differs from the execution client's ${jwtOf(execution)}; the paired clients must share one secret`,
+      `set both services.execution.jwtSecretFile and services.consensus.jwtSecretFile to the same path`);
+  for (const s of svcs) {
+    const platforms = ETH_PLATFORMS[s.kind.id];
+    if ((s.role === "execution" || s.role === "consensus" || s.role === "validator") && platforms && !platforms.includes(host.system))
+      report(name, ["services", s.role, "client"], "error", `ethereum.nix builds ${s.kind.id} only for ${platforms.join(", ")}, not ${host.system}`,
+        `choose a client built for ${host.system}: ${Object.entries(ETH_PLATFORMS).filter(([, p]) => p.includes(host.system)).map(([c]) => c).join(", ")}`);
+  }
+}
+
+function dataDirRules(name: string, host: Host, svcs: PlannedService[], report: Report) {
+  const mounts = Object.values(host.storage.volumes).flatMap((v) => volumeKind(v).mounts(v).map((m) => m.mountpoint));
+  const under = (dir: string) => mounts.some((m) => m === "/" || dir === m || dir.startsWith(m + "/"));
+  for (const s of svcs)
+    for (const d of s.dataDirs) {
+      if (under(d.path)) continue;
+      report(name, ["services", s.role, ...d.field], "error",
+        host.ephemeral
+          ? `data directory ${d.path} is on no declared volume; on a RAM-only host it would be lost at every reboot`
+          : `data directory ${d.path} is on no declared volume`,
+        mounts.length ? `move it under one of: ${mounts.join(", ")}` : "declare a volume under storage.volumes that mounts it");
+    }
+}
+
+function securityRules(name: string, host: Host, report: Report) {
+  const sec = host.security;
+  const credstore = Object.values(host.storage.volumes).some((v) => v.type === "zfs" && v.encryption === "credstore");
+  const encrypted = Object.values(host.storage.volumes).some((v) => v.type === "zfs" && v.encryption !== "none");
+  if (sec.unlock.method === "tpm2") {
+    if (!sec.secureBoot)
+      report(name, ["security", "unlock", "method"], "warning", "TPM2 unlock without Secure Boot: PCR 7 does not prove what booted, so anyone can boot another system and unseal the key",
+        "set security.secureBoot: true");
+    if (!credstore)
+      report(name, ["security", "unlock", "method"], "error", "TPM2 unlock needs a LUKS credstore (a zfs volume with encryption: credstore)", "add one, or use method: passphrase");
+  }
+  if (sec.secureBoot && (host.ephemeral || host.system !== "x86_64-linux"))
+    report(name, ["security", "secureBoot"], "error", "Lanzaboote Secure Boot needs an installed x86_64 UEFI host", "set secureBoot: false");
+  if (sec.remoteUnlock?.enable && !encrypted)
+    report(name, ["security", "remoteUnlock"], "warning", "remote unlock is enabled but no volume is encrypted", "remove security.remoteUnlock");
+}
+
+function fleetRules(fleet: Fleet, report: Report) {
+  // One address, one host: static addresses and initrd addresses alike.
+  const addrs = new Map<string, string>();
+  for (const [name, host] of fleet.hosts) {
+    host.network.addresses.forEach((a, i) => {
+      const ip = a.split("/")[0]!;
+      const prev = addrs.get(ip);
+      if (prev && prev !== name) report(name, ["network", "addresses", i], "error", `address ${ip} is already used by host '${prev}'`, "give each host its own address");
+      addrs.set(ip, name);
+    });
+  }
+  const servers = [...fleet.hosts].filter(([, h]) => h.services.headscale);
+  for (const [name] of servers.slice(1))
+    report(name, ["services", "headscale"], "error", `the fleet already has a Headscale server on '${servers[0]![0]}'`, "run one Headscale server per fleet");
+  const inits = [...fleet.hosts].filter(([, h]) => h.services.k3s?.clusterInit);
+  for (const [name] of inits.slice(1))
+    report(name, ["services", "k3s", "clusterInit"], "error", `'${inits[0]![0]}' already initialises the k3s cluster`, "set clusterInit on exactly one server");
+  for (const [name, host] of fleet.hosts) {
+    const k = host.services.k3s;
+    if (k && !k.clusterInit && !k.serverAddr && inits.length === 0)
+      report(name, ["services", "k3s"], "error", "no k3s server to join: no host has clusterInit and serverAddr is not set", "set clusterInit: true on one server, or serverAddr");
+    const t = host.services.tailscale;
+    if (t && !t.loginServer && servers.length === 0)
+      report(name, ["services", "tailscale", "loginServer"], "error", "no coordination server: no host runs headscale and loginServer is not set", "add services.headscale to one host or set loginServer");
+  }
+}

@@ -1,0 +1,74 @@
+// Every bundled example validates, generates a flake whose .nix files parse with the real Nix,
+// and sets only option paths that exist in NixOS or the flake inputs' documented options.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { REPO_ROOT, readStaticNix, validateFleetDir } from "../src/node/fleet-dir.js";
+import { plan } from "../src/core/plan/plan.js";
+import { EXAMPLES, copyExample, hearth, read } from "./support/fleet.js";
+import { diskoProblems, unknownOptions } from "./support/options.js";
+import { readdirSync, statSync } from "node:fs";
+
+const planExample = (name: string) => {
+  const v = validateFleetDir(join(REPO_ROOT, "examples", name));
+  assert.deepEqual(v.issues.map((i) => `${i.file}: ${i.message}`), [], `example ${name} has findings`);
+  return plan({ fleet: v.fleet!, staticFiles: readStaticNix(), fleetFiles: v.files });
+};
+
+function nixFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((e) => {
+    const p = join(dir, e);
+    return statSync(p).isDirectory() ? nixFiles(p) : p.endsWith(".nix") ? [p] : [];
+  });
+}
+
+for (const name of EXAMPLES) {
+  test(`${name}: every generated .nix file parses with nix-instantiate --parse`, () => {
+    const dir = copyExample(name);
+    const r = hearth(["generate", dir, "--out", join(dir, "out")]);
+    assert.equal(r.code, 0, r.stderr);
+    const files = nixFiles(join(dir, "out"));
+    assert.ok(files.some((f) => f.endsWith("flake.nix")));
+    for (const f of files) execFileSync("nix-instantiate", ["--parse", f], { stdio: "pipe" });
+  });
+
+  test(`${name}: every option path set exists in NixOS, disko, lanzaboote, agenix or nixos-hardware`, () => {
+    for (const h of planExample(name).hosts) {
+      const problems = [...unknownOptions(h.config), ...unknownOptions(h.hardware)];
+      if (h.disko) problems.push(...diskoProblems((h.disko as any).disko.devices));
+      assert.deepEqual(problems, [], `host ${h.name}`);
+    }
+  });
+
+  test(`${name}: generation is deterministic (byte-identical twice)`, () => {
+    const a = planExample(name).files;
+    const b = planExample(name).files;
+    assert.deepEqual([...a.entries()], [...b.entries()]);
+  });
+}
+
+test("the option checker catches a misspelt option, a wrong type and a wrong disko key", () => {
+  assert.deepEqual(unknownOptions({ services: { openssh: { enable: true } } }), []);
+  assert.match(unknownOptions({ services: { opensshh: { enable: true } } })[0]!, /services.opensshh: no such option/);
+  assert.match(unknownOptions({ services: { openssh: { enable: "yes" } } })[0]!, /expected boolean/);
+  assert.match(unknownOptions({ hearth: { services: { x: { binray: "y" } } } })[0]!, /hearth.services.x.binray/);
+  assert.match(diskoProblems({ disk: { a: { type: "disk", device: "/dev/x", content: { type: "gpt", partitions: { p: { size: "1G", content: { type: "filesystem", mountPoint: "/" } } } } } } })[0]!, /mountPoint/);
+});
+
+test("homestaking: hearth eval answers seed 001's lighthouse ExecStart question", () => {
+  const r = hearth(["eval", "ponkila-ephemeral-beta", "services.lighthouse.execStart", "--fleet", join(REPO_ROOT, "examples/homestaking")]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\$\{ethereum-nix#lighthouse\}\/bin\/lighthouse bn --datadir \/var\/mnt\/lighthouse --network mainnet /);
+  for (const part of ["--http-address 192.168.100.10", "--http-port 5052", "--execution-endpoint http://192.168.100.10:8551", "--execution-jwt /var/mnt/secrets/jwt.hex", "--prune-payloads false", "--metrics"])
+    assert.ok(r.stdout.includes(part), `missing ${part} in ${r.stdout}`);
+  const j = hearth(["eval", "ponkila-ephemeral-beta", "services.lighthouse.args", "--json", "--fleet", join(REPO_ROOT, "examples/homestaking")]);
+  assert.ok(Array.isArray(JSON.parse(j.stdout)));
+});
+
+test("the generated flake names every host and its boot formats as packages", () => {
+  const p = planExample("homestaking");
+  const flake = p.files.get("flake.nix")!;
+  for (const h of p.hosts) assert.ok(flake.includes(`${h.name} = {`), h.name);
+  assert.ok(read(join(REPO_ROOT, "nix/formats/kexec-tree.nix")).includes("netboot.ipxe"));
+});
