@@ -33,7 +33,7 @@ export const caddy: ServiceKind<Cfg> = {
         enable: true,
         email: c.acmeEmail,
         virtualHosts: Object.fromEntries(
-          Object.entries(c.sites).map(([domain, s]) => [domain, { extraConfig: `reverse_proxy ${new URL(s.upstream).host}` }]),
+          Object.entries(c.sites).map(([domain, s]) => [domain, { extraConfig: `reverse_proxy ${s.upstream.replace(/^[a-z]+:\/\//, "").replace(/\/.*$/, "")}` }]),
         ),
       },
     },

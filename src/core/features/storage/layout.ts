@@ -67,8 +67,8 @@ export const storageLayout: Feature = {
 /** ZFS needs a stable 8-hex-digit host id; derive it from the name (FNV-1a) so it never changes. */
 export function hostId(name: string): string {
   let h = 0x811c9dc5;
-  for (const c of new TextEncoder().encode(name)) {
-    h ^= c;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h.toString(16).padStart(8, "0");
