@@ -1,7 +1,7 @@
 // Checks that every option path a generated configuration sets exists: NixOS options from
 // ../shared/data/nixos-options.json, flake inputs' documented options, and the options of
 // hearth's own static modules (read with real Nix and a fake lib).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { Expr, type NixValue } from "../../src/core/nix/ast.js";
@@ -27,7 +27,12 @@ function splitOptionPath(p: string): string[] {
   return [...p.matchAll(/"([^"]*)"|([^.]+)/g)].map((m) => m[1] ?? m[2]!);
 }
 
-export const NIXOS_OPTIONS = join(REPO_ROOT, "..", "shared", "data", "nixos-options.json");
+// CI clones the repo with shared/ beside it; HEARTH_SHARED_DIR points elsewhere when needed.
+export const NIXOS_OPTIONS =
+  [process.env["HEARTH_SHARED_DIR"], join(REPO_ROOT, "..", "shared"), "/work/shared"]
+    .filter((d): d is string => !!d)
+    .map((d) => join(d, "data", "nixos-options.json"))
+    .find((p) => existsSync(p)) ?? join(REPO_ROOT, "..", "shared", "data", "nixos-options.json");
 
 function staticModuleOptions(): [string, string][] {
   const out: [string, string][] = [];

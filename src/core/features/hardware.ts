@@ -15,15 +15,15 @@ interface Profile {
 const modulesPath = (p: string) => nix.interp(nix.v("modulesPath"), p);
 
 const X86_MODULES = ["xhci_pci", "ahci", "nvme", "usbhid", "usb_storage", "sd_mod"];
-const PI_MODULES = ["xhci_pci", "usbhid", "usb_storage", "uas", "genet"];
+const PI_MODULES = ["xhci_pci", "usbhid", "usb_storage", "uas"];
 
 export const PROFILES: Record<Host["hardware"], Profile> = {
   "generic-x86-uefi": { system: "x86_64-linux", initrdModules: X86_MODULES, imports: [], config: { hardware: { enableRedistributableFirmware: true, cpu: { intel: { updateMicrocode: true }, amd: { updateMicrocode: true } } } }, loader: "systemd-boot" },
   "hetzner-dedicated": { system: "x86_64-linux", initrdModules: [...X86_MODULES, "igb", "e1000e"], imports: [], config: { hardware: { enableRedistributableFirmware: true, cpu: { intel: { updateMicrocode: true }, amd: { updateMicrocode: true } } } }, loader: "systemd-boot" },
   "hetzner-cloud": { system: "x86_64-linux", initrdModules: ["virtio_pci", "virtio_scsi", "virtio_net", "sd_mod", "sr_mod"], imports: [modulesPath("/profiles/qemu-guest.nix")], config: {}, loader: "grub-bios-efi" },
   "qemu-vm": { system: "x86_64-linux", initrdModules: ["virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net"], imports: [modulesPath("/profiles/qemu-guest.nix")], config: {}, loader: "systemd-boot" },
-  "raspberry-pi-4": { system: "aarch64-linux", initrdModules: PI_MODULES, imports: [nix.sel(nix.v("inputs"), "nixos-hardware", "nixosModules", "raspberry-pi-4")], config: { hardware: { enableRedistributableFirmware: true, "raspberry-pi": { "4": { "fkms-3d": { enable: false } } } } }, loader: "extlinux" },
-  "raspberry-pi-5": { system: "aarch64-linux", initrdModules: PI_MODULES, imports: [nix.sel(nix.v("inputs"), "nixos-hardware", "nixosModules", "raspberry-pi-5")], config: { hardware: { enableRedistributableFirmware: true } }, loader: "extlinux" },
+  "raspberry-pi-4": { system: "aarch64-linux", initrdModules: [...PI_MODULES, "genet"], imports: [nix.sel(nix.v("inputs"), "nixos-hardware", "nixosModules", "raspberry-pi-4")], config: { hardware: { enableRedistributableFirmware: true, "raspberry-pi": { "4": { "fkms-3d": { enable: false } } } } }, loader: "extlinux" },
+  "raspberry-pi-5": { system: "aarch64-linux", initrdModules: [...PI_MODULES, "macb"], imports: [nix.sel(nix.v("inputs"), "nixos-hardware", "nixosModules", "raspberry-pi-5")], config: { hardware: { enableRedistributableFirmware: true } }, loader: "extlinux" },
 };
 
 export const hardware: Feature = {
