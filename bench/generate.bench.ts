@@ -6,8 +6,12 @@ import { checkRules } from "../src/core/validate/rules.js";
 import { plan } from "../src/core/plan/plan.js";
 import { readStaticNix } from "../src/node/fleet-dir.js";
 
-const ADMIN = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKJ3c2h0b3N0aW5nZXhhbXBsZWtleTAwMDAwMDAwMDAw admin@example";
+const ADMIN = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILeL0yNt4ihLjfN2C/jhnpl4w/LYBEHFCGTG8+jYyIrw admin@example";
 const statics = readStaticNix();
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { generate, openStore } from "../src/node/secrets/store.js";
 
 function fleetFiles(n: number): Record<string, string> {
   const files: Record<string, string> = { "fleet.yaml": stringify({ name: "bench", admins: { ops: { sshKeys: [ADMIN] } } }) };
@@ -15,7 +19,7 @@ function fleetFiles(n: number): Record<string, string> {
     files[`hosts/h${i}.yaml`] = stringify({
       ephemeral: true,
       network: { dhcp: false, addresses: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/8`] },
-      storage: { volumes: { data: { type: "btrfs", format: false, devices: [`/dev/disk/by-id/nvme-${i}`], subvolumes: { geth: { mountpoint: "/var/mnt/geth" }, lighthouse: { mountpoint: "/var/mnt/lighthouse" } } } } },
+      storage: { volumes: { data: { type: "btrfs", format: false, devices: [`/dev/disk/by-id/nvme-${i}`], subvolumes: { secrets: { mountpoint: "/var/mnt/secrets" }, geth: { mountpoint: "/var/mnt/geth" }, lighthouse: { mountpoint: "/var/mnt/lighthouse" } } } } },
       services: { execution: { client: "geth", dataDir: "/var/mnt/geth" }, consensus: { client: "lighthouse", dataDir: "/var/mnt/lighthouse" }, mevBoost: {} },
     });
   }
@@ -38,3 +42,20 @@ for (const n of [1000, 10000]) {
   console.log(`generate ${String(n).padStart(6)} hosts: ${(ms / 1000).toFixed(2)} s (validate + plan + print, ${p.files.size} files), peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
 }
 clearInterval(sample);
+
+// Secrets: make, encrypt (to the admin and the host) and record every secret of a fleet.
+for (const n of [100, 500]) {
+  const dir = mkdtempSync(join(tmpdir(), "hearth-bench-"));
+  const files = fleetFiles(n);
+  for (const [p, t] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, p)), { recursive: true });
+    writeFileSync(join(dir, p), t);
+  }
+  const loaded = loadFleet(files);
+  const t0 = performance.now();
+  const store = openStore(dir, loaded.fleet!);
+  const r = await generate(store);
+  const ms = performance.now() - t0;
+  console.log(`secrets generate ${String(n).padStart(4)} hosts: ${(ms / 1000).toFixed(2)} s for ${r.created.length} secrets (${(ms / r.created.length).toFixed(1)} ms each: make, age-encrypt, atomic write, manifest)`);
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -2,7 +2,11 @@
 # Installs the Debian packages the tests need when they are missing (fresh Debian machine, as root).
 set -euo pipefail
 need=()
-command -v nix-instantiate >/dev/null 2>&1 || need+=(nix-bin)
+# command → Debian package that provides it
+for pair in nix-instantiate:nix-bin age:age age-keygen:age ssh-keygen:openssh-client wg:wireguard-tools; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u | sed '/^$/d')
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -6,7 +6,8 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { REPO_ROOT, readStaticNix, validateFleetDir } from "../src/node/fleet-dir.js";
 import { plan } from "../src/core/plan/plan.js";
-import { EXAMPLES, copyExample, hearth, read } from "./support/fleet.js";
+import { agenixConfig } from "../src/core/secrets/plan.js";
+import { EXAMPLES, copyExample, hearth, read, readyExample } from "./support/fleet.js";
 import { diskoProblems, unknownOptions } from "./support/options.js";
 import { readdirSync, statSync } from "node:fs";
 
@@ -24,8 +25,8 @@ function nixFiles(dir: string): string[] {
 }
 
 for (const name of EXAMPLES) {
-  test(`${name}: every generated .nix file parses with nix-instantiate --parse`, () => {
-    const dir = copyExample(name);
+  test(`${name}: every generated .nix file parses with nix-instantiate --parse`, async () => {
+    const { dir } = await readyExample(name);
     const r = hearth(["generate", dir, "--out", join(dir, "out")]);
     assert.equal(r.code, 0, r.stderr);
     const files = nixFiles(join(dir, "out"));
@@ -34,8 +35,10 @@ for (const name of EXAMPLES) {
   });
 
   test(`${name}: every option path set exists in NixOS, disko, lanzaboote, agenix or nixos-hardware`, () => {
-    for (const h of planExample(name).hosts) {
-      const problems = [...unknownOptions(h.config), ...unknownOptions(h.hardware)];
+    const p = planExample(name);
+    for (const h of p.hosts) {
+      const agenix = agenixConfig(h.name, p.secrets, (f) => `../../${f}`) ?? {};
+      const problems = [...unknownOptions(h.config), ...unknownOptions(h.hardware), ...unknownOptions(agenix)];
       if (h.disko) problems.push(...diskoProblems((h.disko as any).disko.devices));
       assert.deepEqual(problems, [], `host ${h.name}`);
     }
@@ -60,7 +63,7 @@ test("homestaking: hearth eval answers seed 001's lighthouse ExecStart question"
   const r = hearth(["eval", "ponkila-ephemeral-beta", "services.lighthouse.execStart", "--fleet", join(REPO_ROOT, "examples/homestaking")]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^\$\{ethereum-nix#lighthouse\}\/bin\/lighthouse bn --datadir \/var\/mnt\/lighthouse --network mainnet /);
-  for (const part of ["--http-address 192.168.100.10", "--http-port 5052", "--execution-endpoint http://192.168.100.10:8551", "--execution-jwt /var/mnt/secrets/jwt.hex", "--prune-payloads false", "--metrics"])
+  for (const part of ["--http-address 192.168.100.10", "--http-port 5052", "--execution-endpoint http://192.168.100.10:8551", "--execution-jwt /run/agenix/ethereum-jwt", "--prune-payloads false", "--metrics"])
     assert.ok(r.stdout.includes(part), `missing ${part} in ${r.stdout}`);
   const j = hearth(["eval", "ponkila-ephemeral-beta", "services.lighthouse.args", "--json", "--fleet", join(REPO_ROOT, "examples/homestaking")]);
   assert.ok(Array.isArray(JSON.parse(j.stdout)));

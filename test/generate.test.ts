@@ -4,10 +4,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { copyExample, hearth, read } from "./support/fleet.js";
+import { copyExample, hearth, read, readyExample } from "./support/fleet.js";
 
-test("re-generate rewrites only what changed, removes stale generated files, keeps the user's", () => {
-  const dir = copyExample("ram-nodes");
+test("re-generate rewrites only what changed, removes stale generated files, keeps the user's", async () => {
+  const { dir } = await readyExample("ram-nodes");
   const out = join(dir, "out");
   assert.equal(hearth(["generate", dir, "-o", out]).code, 0);
   const flake = join(out, "flake.nix");
@@ -24,8 +24,8 @@ test("re-generate rewrites only what changed, removes stale generated files, kee
   assert.ok(!readdirSync(out).some((f) => f.endsWith(".tmp")));
 });
 
-test("--dry-run and diff show changes without writing", () => {
-  const dir = copyExample("ram-nodes");
+test("--dry-run and diff show changes without writing", async () => {
+  const { dir } = await readyExample("ram-nodes");
   const out = join(dir, "out");
   const dry = hearth(["generate", dir, "-o", out, "--dry-run"]);
   assert.equal(dry.code, 0);

@@ -14,6 +14,7 @@ ${extra}storage:
       format: false
       devices: [/dev/disk/by-id/nvme-a]
       subvolumes:
+        secrets: { mountpoint: /var/mnt/secrets }
         geth: { mountpoint: /var/mnt/geth }
         lighthouse: { mountpoint: /var/mnt/lighthouse }
 services:
@@ -51,7 +52,7 @@ test("unknown client: file, path, line:column and a did-you-mean hint", () => {
   const i = one(issues, /unknown client 'lighthous'/);
   assert.equal(i.file, "hosts/a.yaml");
   assert.deepEqual(i.path, ["services", "consensus", "client"]);
-  assert.equal(i.line, 16);
+  assert.equal(i.line, 17);
   assert.equal(i.hint, "did you mean 'lighthouse'?");
 });
 
@@ -59,7 +60,7 @@ test("unknown key gets a hint and points at the key", () => {
   const issues = findings({ a: ETH_HOST(GETH.replace("dataDir", "dataDri") + LH) });
   const i = one(issues, /unknown key 'dataDri'/);
   assert.equal(i.hint, "did you mean 'dataDir'?");
-  assert.equal(i.line, 14);
+  assert.equal(i.line, 15);
   assert.equal(i.column, 5);
 });
 
@@ -123,4 +124,34 @@ test("a client ethereum.nix does not build for the host's system", () => {
 test("YAML syntax errors carry a position", () => {
   const i = one(findings({ a: "services:\n  execution: { client: geth\n" }), /^YAML/);
   assert.ok(i.line && i.line >= 2);
+});
+
+test("a RAM-only host that decrypts secrets needs a persistent place for its host key", () => {
+  const noSecrets = ETH_HOST(GETH + LH).replace("        secrets: { mountpoint: /var/mnt/secrets }\n", "");
+  const i = one(findings({ a: noSecrets }), /no persistent place to keep that key/);
+  assert.deepEqual(i.path, ["storage"]);
+  assert.match(i.hint!, /named 'secrets'|storage.secretsDir/);
+  // storage.secretsDir on a volume is enough.
+  assert.deepEqual(findings({ a: noSecrets.replace("services:", "  secretsDir: /var/mnt/geth/hearth\nservices:") }), []);
+  const inRam = one(findings({ a: noSecrets.replace("services:", "  secretsDir: /etc/hearth\nservices:") }), /\/etc\/hearth is on none of the host's volumes/);
+  assert.deepEqual(inRam.path, ["storage", "secretsDir"]);
+});
+
+test("executionHost must name a fleet host with an execution client", () => {
+  const beacon = ETH_HOST(LH + "    executionHost: bta\n");
+  const i = one(findings({ a: beacon, beta: ETH_HOST(GETH) }), /no host 'bta' in the fleet/);
+  assert.deepEqual(i.path, ["services", "consensus", "executionHost"]);
+  assert.equal(i.hint, "did you mean 'beta'?");
+  one(findings({ a: ETH_HOST(LH + "    executionHost: beta\n"), beta: ETH_HOST("  mevBoost: {}\n") }), /host 'beta' runs no execution client/);
+  assert.deepEqual(findings({ a: ETH_HOST(LH + "    executionHost: beta\n    executionEndpoint: http://10.0.0.2:8551\n"), beta: ETH_HOST(GETH) }), []);
+});
+
+test("custom secrets name existing hosts; admins' ed25519 keys must be real keys", () => {
+  const fleet = FLEET_YAML + "secrets:\n  custom:\n    api-key:\n      hosts: [b]\n";
+  const i = one(findings({ a: ETH_HOST(GETH + LH) }, fleet), /no host 'b' in the fleet/);
+  assert.equal(i.file, "fleet.yaml");
+  assert.deepEqual(i.path, ["secrets", "custom", "api-key", "hosts", 0]);
+  const fake = FLEET_YAML.replace(/AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]+/, "AAAAC3NzaC1lZDI1NTE5AAAAIGhvbWVzdGFraW5nZXhhbXBsZWthcmlrZXkwMDAwMDAw");
+  const k = one(findings({ a: ETH_HOST(GETH + LH) }, fake), /not a point on the ed25519 curve/);
+  assert.deepEqual(k.path, ["admins", "ops", "sshKeys", 0]);
 });

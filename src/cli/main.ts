@@ -4,45 +4,13 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { fleetSchema, hostSchema } from "../core/schema/fleet.js";
-import { formatIssue, type Issue } from "../core/validate/issues.js";
-import { plan } from "../core/plan/plan.js";
 import { evalPath } from "../core/plan/eval.js";
 import { instantiateTemplate, parseValue, setInYaml, splitPath } from "../core/fleet/edit.js";
-import { REPO_ROOT, readStaticNix, validateFleetDir, type Validated } from "../node/fleet-dir.js";
+import { REPO_ROOT, validateFleetDir } from "../node/fleet-dir.js";
+import { CliError, err, out, planFor, reportIssues, validated } from "./common.js";
+import { registerInit, registerSecrets } from "./secrets.js";
 import { applyChanges, compareFiles, unifiedDiff } from "../node/apply-files.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
-
-class CliError extends Error {
-  constructor(message: string, readonly code = 1) {
-    super(message);
-  }
-}
-
-const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : s + "\n");
-const err = (s: string) => process.stderr.write(s.endsWith("\n") ? s : s + "\n");
-
-function reportIssues(issues: Issue[]): void {
-  for (const i of issues) err(formatIssue(i));
-  const e = issues.filter((i) => i.severity === "error").length;
-  const w = issues.length - e;
-  if (issues.length) err(`${e} error(s), ${w} warning(s)`);
-}
-
-function validated(dir: string, overrides: Record<string, string> = {}): Validated & { fleet: NonNullable<Validated["fleet"]> } {
-  if (!existsSync(dir)) throw new CliError(`fleet directory ${dir} does not exist`);
-  const v = validateFleetDir(dir, overrides);
-  if (!v.ok || !v.fleet) {
-    reportIssues(v.issues);
-    throw new CliError("the fleet is not valid; nothing was written");
-  }
-  if (v.issues.length) reportIssues(v.issues);
-  return v as never;
-}
-
-function planFor(dir: string) {
-  const v = validated(dir);
-  return plan({ fleet: v.fleet, staticFiles: readStaticNix(), fleetFiles: v.files });
-}
 
 const program = new Command("hearth")
   .description("Declarative personal infrastructure: one fleet description to a NixOS flake")
@@ -97,7 +65,8 @@ program
   .option("-f, --fleet <dir>", "fleet directory", ".")
   .option("--json", "print JSON")
   .action((host: string, path: string, opts: { fleet: string; json?: boolean }) => {
-    const p = planFor(resolve(opts.fleet));
+    // A question about the configuration; it does not need the secrets' values to exist.
+    const p = planFor(resolve(opts.fleet), { requireSecrets: false });
     const h = p.hosts.find((x) => x.name === host);
     if (!h) throw new CliError(`no host '${host}' in the fleet (hosts: ${p.hosts.map((x) => x.name).join(", ")})`);
     const r = evalPath(h, path);
@@ -177,6 +146,9 @@ program
     writeFileAtomic(join(dir, file), text);
     out(`set ${path} in ${file}`);
   });
+
+registerSecrets(program);
+registerInit(program, join(REPO_ROOT, "examples"));
 
 const templateNames = (dir: string): string[] =>
   readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => f.replace(/\.yaml$/, ""));

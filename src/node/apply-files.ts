@@ -13,7 +13,9 @@ export interface FileChange {
   after?: string;
 }
 
-const isGenerated = (text: string) => text.slice(0, 200).includes(GENERATED_MARKER);
+// age armor allows no comment line, so the copies of encrypted secrets are recognised by place.
+const isGenerated = (path: string, text: string) =>
+  text.slice(0, 200).includes(GENERATED_MARKER) || (path.startsWith("secrets/") && path.endsWith(".age"));
 
 /** Compare the planned files with the output directory. */
 export function compareFiles(outDir: string, files: Map<string, string>): FileChange[] {
@@ -26,7 +28,7 @@ export function compareFiles(outDir: string, files: Map<string, string>): FileCh
   for (const path of listFiles(outDir)) {
     if (files.has(path)) continue;
     const text = readFileSync(join(outDir, path), "utf8");
-    if (isGenerated(text)) changes.push({ path, action: "delete", before: text });
+    if (isGenerated(path, text)) changes.push({ path, action: "delete", before: text });
   }
   return changes;
 }

@@ -3,7 +3,9 @@ import { cpSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "nod
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
+import { parseDocument, type YAMLMap } from "yaml";
 import { REPO_ROOT } from "../../src/node/fleet-dir.js";
+import { newAgeIdentity } from "../../src/node/secrets/age.js";
 
 export const EXAMPLES = ["homestaking", "pi-cluster", "keystone", "ram-nodes"];
 
@@ -28,12 +30,41 @@ export function writeFleet(files: Record<string, string>): string {
   return d;
 }
 
-export function hearth(args: string[], opts: { input?: string } = {}) {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, "bin/hearth.js"), ...args], { encoding: "utf8", input: opts.input });
+// A HOME of its own, so no identity of the person running the tests is ever picked up.
+const TEST_HOME = mkdtempSync(join(tmpdir(), "hearth-home-"));
+
+export function hearth(args: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, "bin/hearth.js"), ...args], {
+    encoding: "utf8",
+    input: opts.input,
+    env: { ...process.env, HOME: TEST_HOME, XDG_CONFIG_HOME: join(TEST_HOME, ".config"), HEARTH_IDENTITY: "", ...opts.env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Make a test admin identity, list its recipient in fleet.yaml (first admin), return the identity file. */
+export async function addTestAdmin(dir: string, admin?: string): Promise<{ identity: string; recipient: string }> {
+  const id = await newAgeIdentity();
+  const identity = join(dirname(dir), `${admin ?? "admin"}-${Math.random().toString(36).slice(2)}.identity.txt`);
+  writeFileSync(identity, id.text, { mode: 0o600 });
+  const doc = parseDocument(readFileSync(join(dir, "fleet.yaml"), "utf8"));
+  const name = admin ?? String((doc.get("admins") as YAMLMap).items[0]!.key);
+  if (!doc.hasIn(["admins", name, "sshKeys"])) doc.setIn(["admins", name, "sshKeys"], [ADMIN_KEY]);
+  doc.setIn(["admins", name, "ageKeys"], [id.recipient]);
+  writeFileSync(join(dir, "fleet.yaml"), doc.toString({ lineWidth: 0 }));
+  return { identity, recipient: id.recipient };
+}
+
+/** A copy of an example with a test admin and every secret generated: ready for `hearth generate`. */
+export async function readyExample(name: string): Promise<{ dir: string; identity: string }> {
+  const dir = copyExample(name);
+  const { identity } = await addTestAdmin(dir);
+  const r = hearth(["secrets", "generate", "-f", dir]);
+  if (r.code !== 0) throw new Error(`secrets generate failed for ${name}: ${r.stderr}`);
+  return { dir, identity };
 }
 
 export const read = (p: string) => readFileSync(p, "utf8");
 
-export const ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKJ3c2h0b3N0aW5nZXhhbXBsZWtleTAwMDAwMDAwMDAw admin@example";
+export const ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILeL0yNt4ihLjfN2C/jhnpl4w/LYBEHFCGTG8+jYyIrw admin@example";
 export const FLEET_YAML = `# a minimal fleet\nname: t\nadmins:\n  ops:\n    sshKeys: ["${ADMIN_KEY}"]\n`;

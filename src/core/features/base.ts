@@ -1,7 +1,37 @@
 // What every host gets: identity, locale, key-only SSH, users, networking.
 import type { Feature } from "./types.js";
+import type { Host } from "../schema/fleet.js";
+import { volumeKind } from "./storage/registry.js";
 
 export const SSH_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key";
+const HOST_KEY_FILE = "ssh_host_ed25519_key";
+
+/** Mount points of the host's volumes, with the volume and entry (subvolume, dataset) names. */
+function mountsOf(host: Host): { mountpoint: string; names: string[] }[] {
+  return Object.entries(host.storage.volumes).flatMap(([name, v]) =>
+    volumeKind(v).mounts(v).map((m) => ({ mountpoint: m.mountpoint, names: [name, ...m.field.filter((f): f is string => typeof f === "string" && f !== "mountpoint" && f !== "subvolumes" && f !== "datasets")] })),
+  );
+}
+
+/** Where an ephemeral host keeps its SSH host key across boots (seed 001: the secrets subvolume). */
+export function persistentSecretsDir(host: Host): string | undefined {
+  if (host.storage.secretsDir) return host.storage.secretsDir;
+  return mountsOf(host).find((m) => m.names[m.names.length - 1] === "secrets")?.mountpoint;
+}
+
+/** The mount point that holds `path`, if it lies on one of the host's volumes. */
+export function mountHolding(host: Host, path: string): string | undefined {
+  return mountsOf(host)
+    .map((m) => m.mountpoint)
+    .filter((mp) => path === mp || path.startsWith(mp.endsWith("/") ? mp : mp + "/"))
+    .sort((a, b) => b.length - a.length)[0];
+}
+
+/** The SSH host key path; it is also the host's age identity, so it must survive reboots. */
+export function sshHostKeyPath(host: Host): string {
+  const dir = host.ephemeral ? persistentSecretsDir(host) : undefined;
+  return dir ? `${dir.replace(/\/$/, "")}/${HOST_KEY_FILE}` : SSH_HOST_KEY;
+}
 
 export const base: Feature = {
   id: "base",
@@ -39,7 +69,7 @@ export const base: Feature = {
         openssh: {
           enable: true,
           openFirewall: true,
-          hostKeys: [{ path: SSH_HOST_KEY, type: "ed25519" }],
+          hostKeys: [{ path: sshHostKeyPath(host), type: "ed25519" }],
           settings: { PasswordAuthentication: false, KbdInteractiveAuthentication: false, PermitRootLogin: "prohibit-password" },
         },
       },
@@ -48,6 +78,17 @@ export const base: Feature = {
       nix: { settings: { "experimental-features": ["nix-command", "flakes"], "trusted-users": ["root", "@wheel"] } },
       system: { stateVersion: host.stateVersion },
     });
+    // agenix decrypts during activation, before ordinary mounts: the filesystem holding the host
+    // key of an ephemeral host must be mounted in the initrd, and agenix told where the key is.
+    const keyPath = sshHostKeyPath(host);
+    if (keyPath !== SSH_HOST_KEY) {
+      const mp = mountHolding(host, keyPath);
+      out.config.push({
+        age: { identityPaths: [keyPath] },
+        ...(mp ? { fileSystems: { [mp]: { neededForBoot: true } } } : {}),
+      });
+    }
   },
-  secrets: () => [{ id: "ssh-host-key", kind: "ssh-host-key", path: SSH_HOST_KEY }],
+  // A key the user supplied (sshHostKey) was made on the machine; hearth neither makes nor holds it.
+  secrets: ({ host }) => (host.sshHostKey ? [] : [{ id: "ssh-host-key", kind: "ssh-host-key", path: sshHostKeyPath(host), mode: "0600" }]),
 };

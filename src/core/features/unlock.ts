@@ -2,7 +2,7 @@
 // TPM2, SSH in the initrd for remote unlock (seed 003), and Lanzaboote Secure Boot (seed 002).
 import type { Feature, HostContext } from "./types.js";
 import { nix } from "../nix/ast.js";
-import { CREDSTORE_KEY } from "./storage/zfs.js";
+import { CREDSTORE_KEY, INSTALL_LUKS_PASSPHRASE, INSTALL_ZFS_KEY } from "./storage/zfs.js";
 
 export const INITRD_HOST_KEY = "/etc/secrets/initrd/ssh_host_ed25519_key";
 
@@ -30,6 +30,15 @@ export const credstore: Feature = {
       },
     });
   },
+  // Both are used while disko formats the disks (nixos-anywhere --disk-encryption-keys); the
+  // passphrase is also what `hearth unlock` types; the recovery key is enrolled at install.
+  secrets: (ctx) => [
+    { id: "zfs-raw-key", kind: "zfs-raw-key", path: INSTALL_ZFS_KEY, mode: "0400" },
+    { id: "luks-passphrase", kind: "luks-passphrase", path: INSTALL_LUKS_PASSPHRASE, mode: "0400" },
+    ...(ctx.host.security.unlock.recoveryKey
+      ? [{ id: "luks-recovery-key", kind: "luks-recovery-key" as const, path: `${INSTALL_LUKS_PASSPHRASE}.recovery`, delivery: "admin" as const }]
+      : []),
+  ],
 };
 
 export const secureBoot: Feature = {
@@ -69,7 +78,8 @@ export const remoteUnlock: Feature = {
       },
     });
   },
-  secrets: () => [{ id: "initrd-ssh-host-key", kind: "ssh-host-key", path: INITRD_HOST_KEY }],
+  // A key of its own: the initrd is readable on the ESP, so it must not hold the real host key.
+  secrets: () => [{ id: "initrd-ssh-host-key", kind: "ssh-host-key", path: INITRD_HOST_KEY, mode: "0600" }],
 };
 
 function prefixToMask(bits: number): string {

@@ -26,7 +26,8 @@ export function setInYaml(text: string, path: (string | number)[], value: unknow
   if (!isMap(doc.contents) && doc.contents !== null) throw new Error("the file's top level is not a mapping");
   if (value === undefined || value === null) doc.deleteIn(path);
   else doc.setIn(path, doc.createNode(value));
-  return doc.toString();
+  // lineWidth 0: never fold the user's long lines (SSH keys) when writing the file back.
+  return doc.toString({ lineWidth: 0 });
 }
 
 /** A host file from a template: the template's text with its `name:` line set. */

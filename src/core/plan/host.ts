@@ -100,6 +100,20 @@ export function planHost(fleet: Fleet, name: string): HostPlan {
   };
 }
 
+/** Only the secrets a host needs, without building its NixOS configuration (validation, status). */
+export function hostSecretNeeds(fleet: Fleet, name: string): { name: string; secrets: SecretNeed[] } {
+  const host = fleet.hosts.get(name)!;
+  const fctx = { fleet, host, hostName: name };
+  const sctx = serviceContext(fleet, name, host);
+  const secrets: SecretNeed[] = [];
+  for (const f of FEATURES) if (f.applies(fctx)) secrets.push(...(f.secrets?.(fctx) ?? []));
+  for (const role of ROLES) {
+    const cfg = host.services[role as keyof Host["services"]] as Record<string, unknown> | undefined;
+    if (cfg) secrets.push(...kindFor(role, cfg).secrets(cfg, sctx));
+  }
+  return { name, secrets: [...new Map(secrets.map((s) => [s.id, s])).values()] };
+}
+
 /** Firewall openings derived from the services' public ports, never typed by hand. */
 export function firewallOf(ports: PortSpec[]): { tcp: number[]; udp: number[] } {
   const pick = (proto: "tcp" | "udp") =>

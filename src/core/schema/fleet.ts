@@ -1,6 +1,7 @@
 // The fleet description schema: the single source of truth for validation, defaults,
 // the JSON Schema export (`hearth schema`) and, later, the web UI's forms.
 import { z } from "zod";
+import { parseRecipient } from "../secrets/recipients.js";
 import { absPath, ethNetwork, hostName, ipv4, ipv4Cidr, size, sshPublicKey } from "./common.js";
 import { DISCRIMINATOR, KINDS_BY_ROLE, ROLES } from "../services/registry.js";
 import type { Role } from "../services/types.js";
@@ -75,6 +76,9 @@ const storage = z
       })
       .optional()
       .describe("Swap partition on the boot disk"),
+    secretsDir: absPath
+      .optional()
+      .describe("Persistent directory for the SSH host key of an ephemeral host (default: the mountpoint of a volume, subvolume or dataset named 'secrets')"),
   })
   .prefault({})
   .describe("Disks, filesystems and mounts");
@@ -170,6 +174,10 @@ export const hostSchema = z
       })
       .prefault({})
       .describe("Boot media"),
+    sshHostKey: sshPublicKey
+      .refine((k) => k.startsWith("ssh-ed25519 "), "must be an ssh-ed25519 key")
+      .optional()
+      .describe("Public SSH host key of a machine whose key hearth did not generate (ssh-keyscan -t ed25519 HOST); hearth then generates none"),
     stateVersion: z.string().regex(/^\d\d\.\d\d$/).default("24.11").describe("NixOS stateVersion of the first install"),
     storage,
     security,
@@ -182,6 +190,21 @@ export const hostSchema = z
       .describe("Escape hatch: extra NixOS module files (relative to the fleet directory) imported into this host"),
   })
   .describe("One host of the fleet");
+
+const ageRecipient = z.string().superRefine((s, ctx) => {
+  const r = parseRecipient(s);
+  if (!r.ok) ctx.addIssue({ code: "custom", message: `${r.reason}; use the line age-keygen -y (or hearth secrets keygen) prints` });
+  else if (r.recipient.type !== "x25519") ctx.addIssue({ code: "custom", message: "must be an age1… recipient; put SSH keys under sshKeys" });
+});
+
+const customSecret = z.strictObject({
+  description: z.string().optional().describe("What the secret is for"),
+  hosts: z.array(hostName).min(1).describe("Hosts that decrypt it at activation"),
+  owner: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("root").describe("Owner of the decrypted file"),
+  group: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("root").describe("Group of the decrypted file"),
+  mode: z.string().regex(/^0?[0-7]{3}$/, "must be an octal mode such as 0400").default("0400").describe("Mode of the decrypted file"),
+  path: absPath.optional().describe("Where the host reads it (default /run/agenix/NAME)"),
+});
 
 export const fleetSchema = z
   .strictObject({
@@ -197,7 +220,14 @@ export const fleetSchema = z
     timeZone: z.string().regex(/^[A-Za-z0-9_+\/-]+$/).default("UTC").describe("Default time zone"),
     locale: z.string().default("en_US.UTF-8").describe("Default locale"),
     admins: z
-      .record(z.string().regex(/^[a-z_][a-z0-9_-]*$/), z.strictObject({ sshKeys: z.array(sshPublicKey).min(1).describe("SSH public keys") }))
+      .record(
+        z.string().regex(/^[a-z_][a-z0-9_-]*$/),
+        z.strictObject({
+          sshKeys: z.array(sshPublicKey).default([]).describe("SSH public keys for root logins (ssh-ed25519 keys are also secret recipients)"),
+          ageKeys: z.array(ageRecipient).default([]).describe("age recipients (age1…, from `hearth secrets keygen` or age-keygen) that can decrypt every secret"),
+        })
+        .refine((a) => a.sshKeys.length + a.ageKeys.length > 0, "an admin needs at least one key: sshKeys (to log in) or ageKeys (to read secrets)"),
+      )
       .default({})
       .describe("Fleet administrators: login to every host, recipients of every secret"),
     ethereum: z
@@ -205,7 +235,13 @@ export const fleetSchema = z
       .prefault({})
       .describe("Ethereum defaults"),
     secrets: z
-      .strictObject({ backend: z.enum(["agenix"]).default("agenix").describe("Secret backend used by generated hosts") })
+      .strictObject({
+        backend: z.enum(["agenix"]).default("agenix").describe("Secret backend used by generated hosts"),
+        custom: z
+          .record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "secret names: lower-case letters, digits, '.', '_' and '-'"), customSecret)
+          .default({})
+          .describe("Your own secrets (API keys, passwords); values are set with `hearth secrets set NAME`, never in these files"),
+      })
       .prefault({})
       .describe("Secret management"),
   })

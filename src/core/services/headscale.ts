@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { port } from "../schema/common.js";
 import type { ServiceKind } from "./types.js";
+import { PREAUTH_KEY_PATH } from "./tailscale.js";
 
 const schema = z.strictObject({
   serverUrl: z.string().url().describe("Public URL clients use to reach the server, e.g. https://headscale.example.org"),
@@ -37,7 +38,8 @@ const headscale: ServiceKind<HeadscaleCfg> = {
     ...(c.derp.enable ? [{ name: "stun", port: c.derp.stunPort, protocol: "udp" as const, expose: "public" as const, field: ["derp", "stunPort"] }] : []),
   ],
   dataDirs: () => [],
-  secrets: () => [],
+  // The server holds the same preauth key its clients join with (registered by the mesh setup).
+  secrets: () => [{ id: "headscale-preauth", kind: "headscale-preauth", path: PREAUTH_KEY_PATH, owner: "headscale", shared: true }],
   nixos: (c) => ({
     services: {
       headscale: {

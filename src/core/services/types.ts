@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import type { NixValue } from "../nix/ast.js";
 import type { Fleet, Host } from "../schema/fleet.js";
+import type { Delivery, SecretKind } from "../secrets/kinds.js";
 
 export type Role =
   | "execution"
@@ -24,16 +25,23 @@ export interface PortSpec {
   field: (string | number)[];
 }
 
-/** A secret a service reads; issue-3 secret management creates and encrypts these. */
+/** A secret a host needs; src/core/secrets plans, and hearth's executor creates and encrypts, them. */
 export interface SecretNeed {
-  /** Stable secret id, e.g. `ethereum-jwt`; hosts sharing an id share the value only when `shared`. */
+  /** Stable id, e.g. `ethereum-jwt`; also the agenix attribute and the file name under /run/agenix. */
   id: string;
-  kind: "jwt-hex" | "wireguard-key" | "ssh-host-key" | "headscale-preauth" | "k3s-token" | "luks-passphrase" | "zfs-raw-key" | "user";
-  /** Absolute path the running system reads it from. */
+  kind: SecretKind;
+  /** Absolute path the running system (or the install step) reads it from. */
   path: string;
   owner?: string;
-  /** Fleet-wide secret shared by several hosts (e.g. the k3s token). */
+  group?: string;
+  /** Octal mode of the decrypted file (agenix default 0400). */
+  mode?: string;
+  /** One value for the whole fleet (e.g. the k3s token), encrypted to every host that needs it. */
   shared?: boolean;
+  /** Use this other host's secret of the same id (a beacon node sharing a remote execution client's JWT). */
+  fromHost?: string;
+  /** How the value reaches its reader (default: the kind's). */
+  delivery?: Delivery;
 }
 
 export interface DataDir {

@@ -3,7 +3,11 @@
 import type { Fleet, Host } from "../schema/fleet.js";
 import type { SourceFile } from "../fleet/source.js";
 import { issueAt } from "../fleet/source.js";
-import type { Issue, YamlPath } from "./issues.js";
+import { didYouMean, type Issue, type YamlPath } from "./issues.js";
+import { hostSecretNeeds } from "../plan/host.js";
+import { planSecrets } from "../secrets/plan.js";
+import { adminRecipientInputs, parseRecipient } from "../secrets/recipients.js";
+import { mountHolding, persistentSecretsDir } from "../features/base.js";
 import { hostServices, type PlannedService } from "../plan/host.js";
 import { PROFILES } from "../features/hardware.js";
 import { VOLUME_KINDS, volumeKind } from "../features/storage/registry.js";
@@ -36,13 +40,17 @@ export function checkRules(input: RuleInput): Issue[] {
     hardwareRules(name, host, report);
     storageRules(name, host, report);
     portRules(name, svcs, report);
-    ethereumRules(name, host, svcs, report);
+    ethereumRules(name, host, svcs, report, fleet.hosts);
     dataDirRules(name, host, svcs, report);
     securityRules(name, host, report);
     for (const [i, m] of host.extraModules.entries())
       if (input.files[m] === undefined) report(name, ["extraModules", i], "error", `file '${m}' does not exist in the fleet directory`, "create it or remove the entry");
   }
   fleetRules(fleet, report);
+  secretRules(fleet, report, (path, message, hint) => {
+    const src = input.sources.get("fleet.yaml");
+    issues.push(src ? issueAt(src, path, "error", message, hint) : { severity: "error", file: "fleet.yaml", path, message, hint });
+  });
   return issues;
 }
 
@@ -103,11 +111,21 @@ function portRules(name: string, svcs: PlannedService[], report: Report) {
     }
 }
 
-function ethereumRules(name: string, host: Host, svcs: PlannedService[], report: Report) {
+function ethereumRules(name: string, host: Host, svcs: PlannedService[], report: Report, hosts: ReadonlyMap<string, Host>) {
   const { execution, consensus, validator, mevBoost } = host.services;
-  if (consensus && !execution && !consensus.executionEndpoint)
+  if (consensus && !execution && !consensus.executionEndpoint && !consensus.executionHost)
     report(name, ["services", "consensus"], "error", `${consensus.client} has no execution client on this host and no executionEndpoint`,
-      "add services.execution, or set services.consensus.executionEndpoint to another host's engine API (http://HOST:8551)");
+      "add services.execution, or set services.consensus.executionHost to the fleet host whose execution client it uses (or executionEndpoint to a URL)");
+  if (consensus?.executionHost !== undefined) {
+    const other = hosts.get(consensus.executionHost);
+    if (!other)
+      report(name, ["services", "consensus", "executionHost"], "error", `no host '${consensus.executionHost}' in the fleet`,
+        didYouMean(consensus.executionHost, [...hosts.keys()]) ?? "name a host of this fleet that runs services.execution");
+    else if (!other.services.execution)
+      report(name, ["services", "consensus", "executionHost"], "error", `host '${consensus.executionHost}' runs no execution client`, "name a host with services.execution");
+    else if (execution)
+      report(name, ["services", "consensus", "executionHost"], "error", "this host runs its own execution client, which the beacon node uses", "remove executionHost (or the local execution client)");
+  }
   if (validator && !consensus && !validator.beaconNodes)
     report(name, ["services", "validator"], "error", "the validator has no consensus client on this host and no beaconNodes", "add services.consensus or set services.validator.beaconNodes");
   if (mevBoost && !consensus)
@@ -179,5 +197,32 @@ function fleetRules(fleet: Fleet, report: Report) {
     const t = host.services.tailscale;
     if (t && !t.loginServer && servers.length === 0)
       report(name, ["services", "tailscale", "loginServer"], "error", "no coordination server: no host runs headscale and loginServer is not set", "add services.headscale to one host or set loginServer");
+  }
+}
+
+function secretRules(fleet: Fleet, report: Report, fleetReport: (path: YamlPath, message: string, hint?: string) => void) {
+  for (const [name, c] of Object.entries(fleet.secrets.custom))
+    c.hosts.forEach((h, i) => {
+      if (!fleet.hosts.has(h))
+        fleetReport(["secrets", "custom", name, "hosts", i], `no host '${h}' in the fleet`, didYouMean(h, [...fleet.hosts.keys()]) ?? "list hosts of this fleet");
+    });
+  // Admins' ed25519 login keys double as secret recipients, so they must be real keys.
+  for (const a of adminRecipientInputs(fleet.admins)) {
+    const r = parseRecipient(a.text);
+    if (!r.ok) fleetReport(a.path, `this key ${r.reason}`, "paste the whole line of the admin's ~/.ssh/id_ed25519.pub");
+  }
+  const planned = planSecrets(fleet, [...fleet.hosts.keys()].map((h) => hostSecretNeeds(fleet, h)));
+  if (planned.length && adminRecipientInputs(fleet.admins).length === 0)
+    fleetReport(["admins"], "no admin has an age or ssh-ed25519 key, so nobody could read, rekey or recover the fleet's secrets",
+      "add admins.<you>.ageKeys with the recipient `hearth secrets keygen` prints, or an ssh-ed25519 key under sshKeys");
+  // A RAM-only host decrypts with its SSH host key; in RAM that key would change at every boot.
+  const readers = new Set(planned.flatMap((s) => s.readers));
+  for (const [name, host] of fleet.hosts) {
+    if (host.storage.secretsDir && !mountHolding(host, host.storage.secretsDir))
+      report(name, ["storage", "secretsDir"], "error", `${host.storage.secretsDir} is on none of the host's volumes, so it would not survive a reboot`,
+        "choose a directory below the mountpoint of one of storage.volumes");
+    if (host.ephemeral && readers.has(name) && !host.sshHostKey && !persistentSecretsDir(host))
+      report(name, ["storage"], "error", "this RAM-only host decrypts secrets with its SSH host key, but has no persistent place to keep that key",
+        "add a volume, subvolume or dataset named 'secrets' (seed 001's /var/mnt/secrets), or set storage.secretsDir to a directory on a volume");
   }
 }

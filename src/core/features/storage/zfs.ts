@@ -2,10 +2,14 @@
 // LUKS-encrypted zvol unlocked first (by passphrase, TPM2 or remote SSH), as in seeds 002/003.
 import type { VolumeKind } from "./types.js";
 import type { Volume } from "../../schema/fleet.js";
+import { INSTALL_KEYS_DIR } from "../../secrets/kinds.js";
 
 type Zfs = Extract<Volume, { type: "zfs" }>;
 
 export const CREDSTORE_KEY = "/etc/credstore/zfs-sysroot.mount";
+/** hearth's secrets as the installer sees them while disko formats (see secrets/kinds.ts). */
+export const INSTALL_ZFS_KEY = `${INSTALL_KEYS_DIR}/zfs-raw-key`;
+export const INSTALL_LUKS_PASSPHRASE = `${INSTALL_KEYS_DIR}/luks-passphrase`;
 
 // disko spells RAID-Z1 "raidz"; single-disk pools have an empty mode.
 const DISKO_MODE: Record<Zfs["mode"], string> = { single: "", mirror: "mirror", raidz1: "raidz", raidz2: "raidz2", raidz3: "raidz3" };
@@ -24,7 +28,7 @@ export const zfs: VolumeKind<Zfs> = {
       datasets["credstore"] = {
         type: "zfs_volume",
         size: "100M",
-        content: { type: "luks", name: "credstore", content: { type: "filesystem", format: "ext4" } },
+        content: { type: "luks", name: "credstore", passwordFile: INSTALL_LUKS_PASSPHRASE, content: { type: "filesystem", format: "ext4" } },
       };
     }
     datasets[parent] = {
@@ -39,8 +43,9 @@ export const zfs: VolumeKind<Zfs> = {
       },
       ...(v.encryption === "credstore"
         ? {
-            // The raw key is created on the target, inside the freshly opened credstore, and never leaves it.
-            preCreateHook: `mount -o X-mount.mkdir /dev/mapper/credstore /etc/credstore\nhead -c 32 /dev/urandom > ${CREDSTORE_KEY}\n`,
+            // The raw key is hearth's zfs-raw-key secret (kept encrypted in the fleet repo, so the pool
+            // can be recovered); it is written only inside the freshly opened credstore.
+            preCreateHook: `mount -o X-mount.mkdir /dev/mapper/credstore /etc/credstore\ninstall -m 0400 ${INSTALL_ZFS_KEY} ${CREDSTORE_KEY}\n`,
             postCreateHook: "umount /etc/credstore\ncryptsetup luksClose /dev/mapper/credstore\n",
           }
         : {}),

@@ -1,7 +1,7 @@
 // What all Ethereum clients share: networks, role schemas, default relays, and the
 // translation of a process description into options of the static hearth-service module.
 import { z } from "zod";
-import { absPath, ethNetwork, extraArgs, port, type EthNetwork } from "../../schema/common.js";
+import { absPath, ethNetwork, extraArgs, hostName, port, type EthNetwork } from "../../schema/common.js";
 import { nix, type NixValue } from "../../nix/ast.js";
 import type { ProcessSpec, ServiceContext } from "../types.js";
 
@@ -69,7 +69,10 @@ export const consensusFields = (defaults: { dataDir: string; p2p: number; http: 
     .string()
     .url()
     .optional()
-    .describe("Engine API URL of the execution client; required when the host runs no execution client"),
+    .describe("Engine API URL of the execution client; required when the host runs no execution client and no executionHost is set"),
+  executionHost: hostName
+    .optional()
+    .describe("Fleet host whose execution client this beacon node uses: hearth shares that host's JWT secret and derives the engine URL from its address"),
   checkpointSyncUrl: z
     .string()
     .url()
@@ -122,6 +125,14 @@ export const addressOf = (cfg: { address?: string }, ctx: ServiceContext): strin
 /** Engine API URL of this host's execution client, or the configured endpoint. */
 export function engineUrl(cfg: ConsensusCfg, ctx: ServiceContext): string {
   if (cfg.executionEndpoint) return cfg.executionEndpoint;
+  const remote = cfg.executionHost ? ctx.hosts.get(cfg.executionHost) : undefined;
+  if (remote) {
+    const ex = remote.services.execution;
+    const static4 = remote.network.addresses[0]?.split("/")[0];
+    const name = ctx.fleet.domain ? `${cfg.executionHost}.${ctx.fleet.domain}` : cfg.executionHost!;
+    const addr = ex?.address && ex.address !== "0.0.0.0" && ex.address !== "127.0.0.1" ? ex.address : (static4 ?? name);
+    return `http://${addr}:${ex?.ports.authrpc ?? 8551}`;
+  }
   const ex = ctx.host.services.execution;
   const addr = ex?.address ?? ctx.localAddress;
   return `http://${addr}:${ex?.ports.authrpc ?? 8551}`;

@@ -26,9 +26,21 @@ interface ClientBase<C> {
   args(cfg: C, ctx: ServiceContext, net: EthNetwork): string[];
 }
 
-const jwtSecret = (cfg: { jwtSecretFile?: string }): SecretNeed[] =>
+// The JWT is hearth-managed unless the user points at a file of their own; a beacon node that
+// uses another fleet host's execution client reads that host's JWT.
+const jwtSecret = (cfg: { jwtSecretFile?: string; executionHost?: string }, ctx: ServiceContext): SecretNeed[] =>
   cfg.jwtSecretFile === undefined || cfg.jwtSecretFile === DEFAULT_JWT_PATH
-    ? [{ id: "ethereum-jwt", kind: "jwt-hex", path: DEFAULT_JWT_PATH, owner: `root:${JWT_GROUP}` }]
+    ? [
+        {
+          id: "ethereum-jwt",
+          kind: "jwt-hex",
+          path: DEFAULT_JWT_PATH,
+          owner: "root",
+          group: JWT_GROUP,
+          mode: "0440",
+          ...(cfg.executionHost && !ctx.host.services.execution ? { fromHost: cfg.executionHost } : {}),
+        },
+      ]
     : [];
 
 function process<C extends { dataDir: string; extraArgs: string[] }>(

@@ -1,0 +1,57 @@
+// Helpers every command shares: errors with exit codes, output, and the validated fleet.
+import { existsSync } from "node:fs";
+import { formatIssue, type Issue } from "../core/validate/issues.js";
+import { plan } from "../core/plan/plan.js";
+import { secretIssues } from "../core/secrets/plan.js";
+import { readStaticNix, validateFleetDir, type Validated } from "../node/fleet-dir.js";
+import { openStore, secretFiles, status } from "../node/secrets/store.js";
+import { SecretError } from "../node/secrets/age.js";
+
+export class CliError extends Error {
+  constructor(message: string, readonly code = 1) {
+    super(message);
+  }
+}
+
+export const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : s + "\n");
+export const err = (s: string) => process.stderr.write(s.endsWith("\n") ? s : s + "\n");
+
+export function reportIssues(issues: Issue[]): void {
+  for (const i of issues) err(formatIssue(i));
+  const e = issues.filter((i) => i.severity === "error").length;
+  const w = issues.length - e;
+  if (issues.length) err(`${e} error(s), ${w} warning(s)`);
+}
+
+export function validated(dir: string, overrides: Record<string, string> = {}): Validated & { fleet: NonNullable<Validated["fleet"]> } {
+  if (!existsSync(dir)) throw new CliError(`fleet directory ${dir} does not exist`);
+  const v = validateFleetDir(dir, overrides);
+  if (!v.ok || !v.fleet) {
+    reportIssues(v.issues);
+    throw new CliError("the fleet is not valid; nothing was written");
+  }
+  if (v.issues.length) reportIssues(v.issues);
+  return v as never;
+}
+
+/** The flake plan, refused while a secret some host decrypts is missing or stale. */
+export function planFor(dir: string, opts: { requireSecrets: boolean } = { requireSecrets: true }) {
+  const v = validated(dir);
+  const store = openStoreCli(dir, v.fleet);
+  const problems = secretIssues(status(store), store.planned);
+  if (problems.length && opts.requireSecrets) {
+    reportIssues(problems);
+    throw new CliError("the fleet's secrets are not ready; nothing was written");
+  }
+  return plan({ fleet: v.fleet, staticFiles: readStaticNix(), fleetFiles: v.files, secretFiles: secretFiles(store) });
+}
+
+export function openStoreCli(dir: string, fleet: Validated["fleet"] & {}) {
+  try {
+    return openStore(dir, fleet);
+  } catch (e) {
+    if (e instanceof SecretError) throw new CliError(e.message);
+    throw e;
+  }
+}
+

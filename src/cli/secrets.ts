@@ -1,0 +1,271 @@
+// `hearth secrets …`: the lifecycle of the fleet's secrets. Values never come from argv and are
+// printed only by `show`; everything else reports names, states and recipients.
+import { Command } from "commander";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { setInYaml } from "../core/fleet/edit.js";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { Writable } from "node:stream";
+import { CliError, err, out, openStoreCli, validated } from "./common.js";
+import { loadIdentityFile, newAgeIdentity, SecretError, type LoadedIdentity } from "../node/secrets/age.js";
+import { bootstrapFiles, generate, rekey, setUserSecret, show, status } from "../node/secrets/store.js";
+import { writeFileAtomic } from "../node/fs-atomic.js";
+import type { StatusRow } from "../core/secrets/plan.js";
+
+const TMPFS_MAGIC = 0x01021994;
+const fleetOpt = ["-f, --fleet <dir>", "fleet directory", "."] as const;
+const idOpt = ["-i, --identity <file...>", "age identity or OpenSSH ed25519 private key of an admin (default $HEARTH_IDENTITY, ~/.config/hearth/identity.txt)"] as const;
+
+const defaultIdentityFile = () => join(process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "hearth", "identity.txt");
+
+/** --identity files, else $HEARTH_IDENTITY, else hearth's default file, else ~/.ssh/id_ed25519. */
+async function identities(given: string[] | undefined): Promise<LoadedIdentity[]> {
+  const candidates = given?.length
+    ? given
+    : process.env.HEARTH_IDENTITY
+      ? process.env.HEARTH_IDENTITY.split(":").filter(Boolean)
+      : [defaultIdentityFile(), join(homedir(), ".ssh", "id_ed25519")].filter((p) => existsSync(p)).slice(0, 1);
+  if (candidates.length === 0)
+    throw new CliError(`no identity to decrypt with: pass --identity FILE, set HEARTH_IDENTITY, or create ${defaultIdentityFile()} with \`hearth secrets keygen\``);
+  const out: LoadedIdentity[] = [];
+  for (const c of candidates) out.push(...(await loadIdentityFile(resolve(c))));
+  return out;
+}
+
+const wrap =
+  <A extends unknown[]>(fn: (...a: A) => Promise<void> | void) =>
+  async (...a: A) => {
+    try {
+      await fn(...a);
+    } catch (e) {
+      if (e instanceof SecretError) throw new CliError(e.message);
+      throw e;
+    }
+  };
+
+function loadStore(dir: string) {
+  const fleetDir = resolve(dir);
+  return openStoreCli(fleetDir, validated(fleetDir).fleet);
+}
+
+function printStatus(rows: StatusRow[]): void {
+  const width = Math.max(...rows.map((r) => r.key.length), 3);
+  out(`${"STATE".padEnd(10)} ${"SECRET".padEnd(width)}  READERS / RECIPIENTS`);
+  for (const r of rows) {
+    out(`${r.state.padEnd(10)} ${r.key.padEnd(width)}  ${r.readers.length ? `read by ${r.readers.join(", ")}` : "admins only"}; encrypted to ${r.recipients.join(", ") || "nobody yet"}`);
+    if (r.detail) out(`${"".padEnd(10)} ${"".padEnd(width)}  ${r.detail}${r.fix ? ` → ${r.fix}` : ""}`);
+    if (r.formerRecipients.length)
+      out(`${"".padEnd(10)} ${"".padEnd(width)}  was readable by ${r.formerRecipients.join(", ")}: rotate it (hearth secrets generate --rotate ${r.key})`);
+  }
+  const bad = rows.filter((r) => r.state !== "ok");
+  out(`${rows.length} secret(s): ${rows.length - bad.length} ok${bad.length ? `, ${bad.length} need attention` : ""}`);
+}
+
+/** A value from stdin (piped) or a no-echo prompt asked twice: never from argv. */
+async function readValue(name: string): Promise<Buffer> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+  const ask = (q: string) =>
+    new Promise<string>((res) => {
+      let muted = false;
+      const output = new Writable({ write: (chunk, _enc, cb) => (muted || process.stderr.write(chunk), cb()) });
+      const rl = createInterface({ input: process.stdin, output, terminal: true });
+      rl.question(q, (a) => {
+        rl.close();
+        process.stderr.write("\n");
+        res(a);
+      });
+      muted = true;
+    });
+  const a = await ask(`value for ${name}: `);
+  const b = await ask("again: ");
+  if (a !== b) throw new CliError("the two entries differ; nothing was stored");
+  return Buffer.from(a, "utf8");
+}
+
+/**
+ * `hearth init`: a new fleet from a bundled example, with the caller as an admin (their age
+ * identity, created if they have none) and every secret generated, ready for `hearth generate`.
+ */
+export function registerInit(program: Command, examplesDir: string): void {
+  program
+    .command("init")
+    .description("create a fleet directory from a bundled example, add you as an admin and generate its secrets")
+    .argument("<dir>", "new fleet directory")
+    .option("-e, --example <name>", "bundled example to start from", "homestaking")
+    .option("--admin <name>", "your admin name in fleet.yaml", (process.env.USER ?? "me").toLowerCase().replace(/[^a-z0-9_-]/g, "") || "me")
+    .option(...idOpt)
+    .action(
+      wrap(async (target: string, opts: { example: string; admin: string; identity?: string[] }) => {
+        const dir = resolve(target);
+        const examples = readdirSync(examplesDir);
+        if (!examples.includes(opts.example)) throw new CliError(`no example '${opts.example}'; available: ${examples.join(", ")}`);
+        if (existsSync(dir) && readdirSync(dir).length) throw new CliError(`${dir} exists and is not empty; hearth init only creates new fleets`);
+        if (!/^[a-z_][a-z0-9_-]*$/.test(opts.admin)) throw new CliError(`admin name '${opts.admin}' must be lower-case letters, digits, '_' or '-' (pass --admin NAME)`);
+        const ids = opts.identity?.length ? opts.identity.map((p) => resolve(p)) : [defaultIdentityFile()];
+        let recipient: string;
+        if (existsSync(ids[0]!)) {
+          recipient = (await loadIdentityFile(ids[0]!))[0]!.recipient;
+          out(`using your identity ${ids[0]}`);
+        } else {
+          const id = await newAgeIdentity();
+          mkdirSync(dirname(ids[0]!), { recursive: true, mode: 0o700 });
+          writeFileAtomic(ids[0]!, id.text, 0o600);
+          recipient = id.recipient;
+          out(`created your admin identity ${ids[0]} (keep it safe and backed up: it decrypts this fleet's secrets)`);
+        }
+        // Copy into a temporary sibling and rename, so a failure leaves no half-made fleet.
+        const tmp = `${dir}.init-${process.pid}`;
+        cpSync(join(examplesDir, opts.example), tmp, { recursive: true });
+        const fleetFile = join(tmp, "fleet.yaml");
+        writeFileSync(fleetFile, setInYaml(readFileSync(fleetFile, "utf8"), ["admins", opts.admin, "ageKeys"], [recipient]));
+        try {
+          const store = openStoreCli(tmp, validated(tmp).fleet);
+          const r = await generate(store, []);
+          out(`${r.created.length} secret(s) generated and encrypted to you${adminCount(store.fleet) > 1 ? " and the example's other admins" : ""}`);
+        } catch (e) {
+          rmSync(tmp, { recursive: true, force: true });
+          throw e;
+        }
+        if (existsSync(dir)) rmSync(dir, { recursive: true });
+        renameSync(tmp, dir);
+        out(`created ${dir} from examples/${opts.example}`);
+        out(`next: hearth generate ${target}    (writes the NixOS flake to ${join(target, "flake")})`);
+      }),
+    );
+}
+
+const adminCount = (fleet: { admins: Record<string, unknown> }) => Object.keys(fleet.admins).length;
+
+export function registerSecrets(program: Command): void {
+  const cmd = program.command("secrets").description("generate, encrypt, rekey and inspect the fleet's secrets (age, agenix layout)");
+
+  cmd
+    .command("status")
+    .description("which secrets exist, who can decrypt each, and which are missing, stale or orphaned")
+    .option(...fleetOpt)
+    .option("--json", "machine-readable output")
+    .option("--check", "exit with status 1 unless every secret is ok")
+    .action(
+      wrap((opts: { fleet: string; json?: boolean; check?: boolean }) => {
+        const rows = status(loadStore(opts.fleet));
+        if (opts.json) out(JSON.stringify(rows, null, 2));
+        else printStatus(rows);
+        if (opts.check && rows.some((r) => r.state !== "ok")) throw new CliError("", 1);
+      }),
+    );
+
+  cmd
+    .command("generate")
+    .description("create every missing secret (idempotent); never replaces one unless named with --rotate")
+    .option(...fleetOpt)
+    .option("--rotate <secret...>", "make a new value for these secrets (see `hearth secrets status` for names)")
+    .action(
+      wrap(async (opts: { fleet: string; rotate?: string[] }) => {
+        const store = loadStore(opts.fleet);
+        const r = await generate(store, opts.rotate ?? [], out);
+        out(`${r.created.length} created, ${r.rotated.length} rotated, ${store.planned.length - r.created.length - r.rotated.length} unchanged`);
+        for (const k of r.unset) err(`${k} is user-provided and not set: hearth secrets set ${k.slice("custom/".length)}`);
+        if (r.stale.length) err(`${r.stale.length} secret(s) must be re-encrypted (${r.stale.join(", ")}): hearth secrets rekey`);
+      }),
+    );
+
+  cmd
+    .command("rekey")
+    .description("re-encrypt secrets to the current hosts and admins (after a host key, host or admin changed); decrypts in memory only")
+    .option(...fleetOpt)
+    .option(...idOpt)
+    .option("--prune", "delete secrets no host needs any more")
+    .option("--all", "re-encrypt every secret, not only stale ones")
+    .action(
+      wrap(async (opts: { fleet: string; identity?: string[]; prune?: boolean; all?: boolean }) => {
+        const store = loadStore(opts.fleet);
+        const r = await rekey(store, await identities(opts.identity), { prune: opts.prune, all: opts.all }, out);
+        out(`${r.rekeyed.length} re-encrypted, ${r.pruned.length} deleted, ${r.unchanged} unchanged`);
+      }),
+    );
+
+  cmd
+    .command("show")
+    .description("decrypt one secret to stdout with an admin identity")
+    .argument("<secret>", "secret name, e.g. k3s-token or beta/ethereum-jwt")
+    .option(...fleetOpt)
+    .option(...idOpt)
+    .action(
+      wrap(async (name: string, opts: { fleet: string; identity?: string[] }) => {
+        const value = await show(loadStore(opts.fleet), name, await identities(opts.identity));
+        process.stdout.write(value);
+        value.fill(0);
+      }),
+    );
+
+  cmd
+    .command("set")
+    .description("store a user-provided secret declared under secrets.custom in fleet.yaml; the value is read from stdin or a prompt, never from the command line")
+    .argument("<name>", "name under secrets.custom")
+    .option(...fleetOpt)
+    .action(
+      wrap(async (name: string, opts: { fleet: string }) => {
+        const store = loadStore(opts.fleet);
+        const value = await readValue(name);
+        if (value.length === 0) throw new CliError("empty value; nothing was stored");
+        const p = await setUserSecret(store, name, value);
+        out(`stored ${p.file}, readable by ${p.readers.join(", ")} and the admins`);
+      }),
+    );
+
+  cmd
+    .command("keygen")
+    .description("create an admin age identity and print its recipient for fleet.yaml admins.<you>.ageKeys")
+    .option("-o, --out <file>", "identity file", defaultIdentityFile())
+    .action(
+      wrap(async (opts: { out: string }) => {
+        const path = resolve(opts.out);
+        if (existsSync(path)) throw new CliError(`${path} exists; hearth never overwrites an identity (choose another --out)`);
+        const id = await newAgeIdentity();
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        writeFileAtomic(path, id.text, 0o600);
+        out(`wrote ${path} (keep it safe: it decrypts every secret of fleets that list it)`);
+        out(`recipient: ${id.recipient}`);
+        out(`add it to fleet.yaml:  admins.<you>.ageKeys: [ "${id.recipient}" ]`);
+      }),
+    );
+
+  cmd
+    .command("extra-files")
+    .description("decrypt what a host needs before first boot (SSH host keys, disk keys) into a tmpfs directory for nixos-anywhere")
+    .argument("<host>", "host name")
+    .option(...fleetOpt)
+    .option(...idOpt)
+    .option("-o, --out <dir>", "new directory on a tmpfs (default: a fresh one under $XDG_RUNTIME_DIR or /dev/shm)")
+    .option("--allow-disk", "allow an --out directory that is not on a tmpfs")
+    .action(
+      wrap(async (host: string, opts: { fleet: string; identity?: string[]; out?: string; allowDisk?: boolean }) => {
+        const store = loadStore(opts.fleet);
+        const base = process.env.XDG_RUNTIME_DIR && existsSync(process.env.XDG_RUNTIME_DIR) ? process.env.XDG_RUNTIME_DIR : existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+        const dir = opts.out ? resolve(opts.out) : mkdtempSync(join(base, `hearth-${host}-`));
+        if (opts.out) {
+          if (existsSync(dir) && readdirSync(dir).length) throw new CliError(`${dir} is not empty; give a new directory`);
+          mkdirSync(dir, { recursive: true, mode: 0o700 });
+        }
+        chmodSync(dir, 0o700);
+        if (!opts.allowDisk && statfsSync(dir).type !== TMPFS_MAGIC)
+          throw new CliError(`${dir} is not on a tmpfs, so the plaintext keys would reach a disk; use a directory under /dev/shm or pass --allow-disk`);
+        const files = await bootstrapFiles(store, host, await identities(opts.identity));
+        const diskKeys: string[] = [];
+        for (const f of files) {
+          const rel = f.target === "root" ? join("extra-files", f.path) : join("disk-keys", f.path.split("/").pop()!);
+          mkdirSync(dirname(join(dir, rel)), { recursive: true, mode: 0o700 });
+          writeFileAtomic(join(dir, rel), f.content, f.mode);
+          if (f.target === "disk-key") diskKeys.push(`--disk-encryption-keys ${f.path} ${join(dir, rel)}`);
+          f.content.fill(0);
+        }
+        out(`wrote ${files.length} file(s) for ${host} to ${dir} (plaintext on tmpfs: delete it after the install)`);
+        out(`nixos-anywhere --flake .#${host} --extra-files ${join(dir, "extra-files")} ${diskKeys.join(" ")} root@HOST`);
+      }),
+    );
+}

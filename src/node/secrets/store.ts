@@ -1,0 +1,276 @@
+// The secrets executor: reads the encrypted files and manifest of a fleet, and carries out the
+// lifecycle commands (generate, rotate, set, rekey, show, bootstrap files). Every write is atomic
+// (temp file + rename) with mode 0600, the manifest after the file it describes; plaintext exists
+// only in memory and is wiped after use.
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { Fleet } from "../../core/schema/fleet.js";
+import { hostSecretNeeds } from "../../core/plan/host.js";
+import { KINDS, MANIFEST_FILE, AGENIX_RULES_FILE, SECRETS_DIR } from "../../core/secrets/kinds.js";
+import { parseManifest, printManifest, type Manifest } from "../../core/secrets/manifest.js";
+import {
+  agenixRules,
+  adminRecipients,
+  desiredRecipients,
+  fileOf,
+  hostKeyKey,
+  planSecrets,
+  secretsStatus,
+  type PlannedSecret,
+  type StatusRow,
+} from "../../core/secrets/plan.js";
+import { printNix } from "../../core/nix/ast.js";
+import { formatIssue } from "../../core/validate/issues.js";
+import { HEADER } from "../../core/plan/plan.js";
+import { writeFileAtomic } from "../fs-atomic.js";
+import { decrypt, encrypt, SecretError, type LoadedIdentity } from "./age.js";
+import { makeSecret } from "./generate.js";
+
+export interface SecretsStore {
+  dir: string;
+  fleet: Fleet;
+  planned: PlannedSecret[];
+  manifest: Manifest;
+  /** sha256 of each existing .age file by fleet-relative path. */
+  files: Map<string, string>;
+}
+
+const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
+const now = () => new Date().toISOString();
+
+export function openStore(dir: string, fleet: Fleet): SecretsStore {
+  const manifestPath = join(dir, MANIFEST_FILE);
+  const { manifest, issues } = parseManifest(existsSync(manifestPath) ? readFileSync(manifestPath, "utf8") : undefined);
+  if (issues.length) throw new SecretError(issues.map(formatIssue).join("\n"));
+  const files = new Map<string, string>();
+  const root = join(dir, SECRETS_DIR);
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".age")) files.set(relative(dir, p), sha256(readFileSync(p)));
+    }
+  };
+  walk(root);
+  const planned = planSecrets(fleet, [...fleet.hosts.keys()].sort().map((h) => hostSecretNeeds(fleet, h)));
+  return { dir, fleet, planned, manifest, files };
+}
+
+export const status = (s: SecretsStore): StatusRow[] => secretsStatus(s.planned, s.fleet, { manifest: s.manifest, files: s.files });
+
+/** The encrypted files the flake needs, as text, for the planner to copy. */
+export function secretFiles(s: SecretsStore): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of s.planned) if (s.files.has(p.file)) out[p.file] = readFileSync(join(s.dir, p.file), "utf8");
+  return out;
+}
+
+function writeManifest(s: SecretsStore): void {
+  writeFileAtomic(join(s.dir, MANIFEST_FILE), printManifest(s.manifest));
+}
+
+/** agenix's rules file is derived from the plan and manifest: written once per command. */
+function writeAgenixRules(s: SecretsStore): void {
+  const rules = `${HEADER}# agenix rules for hearth's secrets: who each file is encrypted to.\n${printNix(agenixRules(s.planned, s.fleet, s.manifest))}\n`;
+  writeFileAtomic(join(s.dir, AGENIX_RULES_FILE), rules);
+}
+
+/** Encrypt `value` for `key`, then record it; wipes `value`. */
+async function store(s: SecretsStore, key: string, kind: string, value: Buffer, recipients: string[], opts: { public?: string; keepHistory?: boolean }) {
+  try {
+    const armored = await encrypt(value, recipients);
+    const file = fileOf(key);
+    writeFileAtomic(join(s.dir, file), armored, 0o600);
+    const prev = s.manifest.secrets[key];
+    const dropped = prev ? prev.recipients.filter((r) => !recipients.includes(r)) : [];
+    s.manifest.secrets[key] = {
+      kind,
+      ...(opts.public ?? prev?.public ? { public: opts.public ?? prev?.public } : {}),
+      recipients: [...recipients].sort(),
+      sha256: sha256(armored),
+      created: opts.keepHistory && prev ? prev.created : now(),
+      updated: now(),
+      // A new value ends the exposure of the old one; a re-encryption does not.
+      formerRecipients: opts.keepHistory ? [...new Set([...(prev?.formerRecipients ?? []), ...dropped])] : [],
+    };
+    s.files.set(file, s.manifest.secrets[key]!.sha256);
+    writeManifest(s);
+  } finally {
+    value.fill(0);
+  }
+}
+
+function requireAdmins(s: SecretsStore): string[] {
+  const admins = adminRecipients(s.fleet);
+  if (admins.length === 0)
+    throw new SecretError("fleet.yaml: admins: no admin has an age or ssh-ed25519 key, so nobody could decrypt or rekey secrets; add admins.<you>.ageKeys (`hearth secrets keygen` prints one)");
+  return admins;
+}
+
+export interface GenerateReport {
+  created: string[];
+  rotated: string[];
+  /** Present but needing `rekey` (e.g. a host key was rotated). */
+  stale: string[];
+  /** User-provided secrets still to be set. */
+  unset: string[];
+}
+
+/**
+ * Create every missing generated secret; never replace one unless it is named in `rotate`.
+ * Host SSH keys come first: they are the recipients of everything their hosts read.
+ */
+export async function generate(s: SecretsStore, rotate: string[] = [], log: (m: string) => void = () => {}): Promise<GenerateReport> {
+  requireAdmins(s);
+  const byKey = new Map(s.planned.map((p) => [p.key, p]));
+  for (const r of rotate) {
+    const p = byKey.get(r);
+    if (!p) throw new SecretError(`no secret '${r}' in this fleet's plan; \`hearth secrets status\` lists their names`);
+    if (p.userProvided) throw new SecretError(`${r} is user-provided; set a new value with \`hearth secrets set ${p.id}\``);
+  }
+  const report: GenerateReport = { created: [], rotated: [], stale: [], unset: [] };
+  const order = [...s.planned].sort((a, b) => Number(b.kind === "ssh-host-key") - Number(a.kind === "ssh-host-key"));
+  for (const p of order) {
+    const exists = s.files.has(p.file) && s.manifest.secrets[p.key] !== undefined;
+    const rotating = rotate.includes(p.key);
+    if (p.userProvided) {
+      if (!exists) report.unset.push(p.key);
+      continue;
+    }
+    if (exists && !rotating) continue;
+    if (s.files.has(p.file) && !s.manifest.secrets[p.key] && !rotating)
+      throw new SecretError(`${p.file} exists but secrets/manifest.json has no record of it; keep it with \`hearth secrets generate --rotate ${p.key}\` (replaces it) or remove the file`);
+    const want = desiredRecipients(p, s.fleet, s.manifest);
+    if (want.waitingFor.length) throw new SecretError(`${p.key}: the SSH host key of ${want.waitingFor.join(", ")} is missing`);
+    const made = await makeSecret(p.kind, p.key.split("/")[1] ?? p.key);
+    await store(s, p.key, p.kind, made.value, want.recipients, { public: made.public });
+    (rotating ? report.rotated : report.created).push(p.key);
+    log(`${rotating ? "rotated" : "created"} ${p.file} (${p.description})`);
+  }
+  if (report.created.length || report.rotated.length) writeAgenixRules(s);
+  report.stale = status(s).filter((r) => r.state === "stale" || r.state === "modified").map((r) => r.key);
+  return report;
+}
+
+/** Store a user-provided value (read by the caller from stdin or a prompt, never argv). */
+export async function setUserSecret(s: SecretsStore, name: string, value: Buffer): Promise<PlannedSecret> {
+  const p = s.planned.find((x) => x.key === `custom/${name}`);
+  if (!p) {
+    value.fill(0);
+    const names = s.planned.filter((x) => x.userProvided).map((x) => x.id);
+    throw new SecretError(
+      `no custom secret '${name}' in fleet.yaml; declare it under secrets.custom.${name} (with the hosts that read it)${names.length ? `; declared: ${names.join(", ")}` : ""}`,
+    );
+  }
+  requireAdmins(s);
+  const want = desiredRecipients(p, s.fleet, s.manifest);
+  if (want.waitingFor.length) {
+    value.fill(0);
+    throw new SecretError(`${p.key}: the SSH host key of ${want.waitingFor.join(", ")} is missing; run \`hearth secrets generate\` first`);
+  }
+  await store(s, p.key, p.kind, value, want.recipients, {});
+  writeAgenixRules(s);
+  return p;
+}
+
+async function readPlain(s: SecretsStore, key: string, identities: LoadedIdentity[]): Promise<Buffer> {
+  const file = fileOf(key);
+  if (!s.files.has(file)) throw new SecretError(`${file} does not exist; \`hearth secrets generate\` creates it`);
+  return Buffer.from(await decrypt(file, readFileSync(join(s.dir, file)), identities));
+}
+
+export interface RekeyReport {
+  rekeyed: string[];
+  pruned: string[];
+  unchanged: number;
+}
+
+/**
+ * Re-encrypt every secret whose recipients differ from the plan (or that changed outside hearth)
+ * to exactly the planned recipients; orphans go to the admins only, or are deleted with `prune`.
+ * Decrypts in memory only. Checks every file decrypts before rewriting any.
+ */
+export async function rekey(s: SecretsStore, identities: LoadedIdentity[], opts: { prune?: boolean; all?: boolean } = {}, log: (m: string) => void = () => {}): Promise<RekeyReport> {
+  const admins = requireAdmins(s);
+  const rows = status(s);
+  const missingKeys = rows.filter((r) => r.state === "stale" && r.detail?.startsWith("waits for"));
+  if (missingKeys.length) throw new SecretError(`${missingKeys[0]!.key} ${missingKeys[0]!.detail}; run \`hearth secrets generate\` first`);
+  const byKey = new Map(s.planned.map((p) => [p.key, p]));
+  const todo: { key: string; kind: string; recipients: string[] }[] = [];
+  const pruned: string[] = [];
+  for (const r of rows) {
+    if (r.state === "missing") continue;
+    if (r.state === "orphaned") {
+      if (opts.prune) pruned.push(r.key);
+      else if (opts.all || !sameSet(s.manifest.secrets[r.key]!.recipients, admins))
+        todo.push({ key: r.key, kind: s.manifest.secrets[r.key]!.kind, recipients: admins });
+      continue;
+    }
+    if (r.state === "ok" && !opts.all) continue;
+    todo.push({ key: r.key, kind: r.kind, recipients: desiredRecipients(byKey.get(r.key)!, s.fleet, s.manifest).recipients });
+  }
+  // Prove the identities open every file first, so a wrong identity changes nothing.
+  for (const t of todo) (await readPlain(s, t.key, identities)).fill(0);
+  for (const t of todo) {
+    const plain = await readPlain(s, t.key, identities);
+    await store(s, t.key, t.kind, plain, t.recipients, { keepHistory: true });
+    log(`re-encrypted ${fileOf(t.key)}`);
+  }
+  for (const key of pruned) {
+    rmSync(join(s.dir, fileOf(key)), { force: true });
+    s.files.delete(fileOf(key));
+    delete s.manifest.secrets[key];
+    writeManifest(s);
+    log(`deleted ${fileOf(key)}`);
+  }
+  writeAgenixRules(s);
+  return { rekeyed: todo.map((t) => t.key), pruned, unchanged: rows.length - todo.length - pruned.length };
+}
+
+const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
+/** Resolve a name as the user types it: a full key, or a unique id (`k3s-token`, `beta/ethereum-jwt`). */
+export function resolveKey(s: SecretsStore, name: string): string {
+  const keys = [...new Set([...s.planned.map((p) => p.key), ...Object.keys(s.manifest.secrets)])];
+  if (keys.includes(name)) return name;
+  const matches = keys.filter((k) => k.endsWith(`/${name}`));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw new SecretError(`'${name}' is ambiguous: ${matches.join(", ")}`);
+  throw new SecretError(`no secret '${name}'; \`hearth secrets status\` lists them`);
+}
+
+export async function show(s: SecretsStore, name: string, identities: LoadedIdentity[]): Promise<Buffer> {
+  return readPlain(s, resolveKey(s, name), identities);
+}
+
+export interface BootstrapFile {
+  /** Where the file goes: under the target's root (`extra-files`), or a disk key on the installer. */
+  target: "root" | "disk-key";
+  path: string;
+  mode: number;
+  content: Buffer;
+}
+
+/**
+ * What the install step hands to a host before its first boot (nixos-anywhere's --extra-files and
+ * --disk-encryption-keys): its SSH host key (the key secrets are encrypted to), the initrd key,
+ * and the keys disko needs to format encrypted disks. The caller wipes the buffers.
+ */
+export async function bootstrapFiles(s: SecretsStore, host: string, identities: LoadedIdentity[]): Promise<BootstrapFile[]> {
+  if (!s.fleet.hosts.has(host)) throw new SecretError(`no host '${host}' in the fleet`);
+  const out: BootstrapFile[] = [];
+  for (const p of s.planned) {
+    for (const u of p.uses) {
+      if (u.host !== host || (u.delivery !== "install" && u.delivery !== "disk")) continue;
+      const content = await readPlain(s, p.key, identities);
+      out.push({ target: u.delivery === "install" ? "root" : "disk-key", path: u.path, mode: 0o600, content });
+      const pub = s.manifest.secrets[p.key]?.public;
+      if (u.delivery === "install" && pub) out.push({ target: "root", path: `${u.path}.pub`, mode: 0o644, content: Buffer.from(`${pub} ${host}\n`) });
+    }
+  }
+  return out;
+}
+
+export { hostKeyKey, KINDS };
