@@ -304,3 +304,25 @@ test("hearth init: a fleet from an example, the caller as admin, secrets ready; 
   assert.notEqual(again.code, 0);
   assert.match(again.stderr, /exists and is not empty/);
 });
+
+test("a host whose key was not made by hearth (sshHostKey) is a recipient by that key", async () => {
+  const keyDir = tempDir();
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(keyDir, "k")]);
+  const pub = readFileSync(join(keyDir, "k.pub"), "utf8").trim();
+  const host = `sshHostKey: "${pub}"
+services:
+  k3s: { role: server, clusterInit: true }
+storage:
+  bootDisk: /dev/disk/by-id/nvme-a
+  volumes:
+    root: { type: ext4, devices: [/dev/disk/by-id/nvme-a], mountpoint: / }
+`;
+  const dir = writeFleet({ "fleet.yaml": FLEET_YAML, "hosts/old.yaml": host });
+  const { identity } = await addTestAdmin(dir);
+  const r = h(["secrets", "generate", "-f", dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!existsSync(join(dir, "secrets/hosts/old/ssh-host-key.age")), "hearth makes no key for it");
+  const token = join(dir, "secrets/fleet/k3s-token.age");
+  assert.equal(ageDecrypt(join(keyDir, "k"), token).status, 0, "the machine's own key opens its secret");
+  assert.equal(ageDecrypt(join(keyDir, "k"), token).stdout.toString(), ageDecrypt(identity, token).stdout.toString());
+});
