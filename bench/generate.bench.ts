@@ -12,6 +12,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { generate, openStore } from "../src/node/secrets/store.js";
+import { generateKeyPairSync } from "node:crypto";
+import { planMesh, peersOf } from "../src/core/mesh/plan.js";
+import { meshState } from "../src/core/plan/plan.js";
+import type { Manifest } from "../src/core/secrets/manifest.js";
 
 function fleetFiles(n: number): Record<string, string> {
   const files: Record<string, string> = { "fleet.yaml": stringify({ name: "bench", admins: { ops: { sshKeys: [ADMIN] } } }) };
@@ -42,6 +46,34 @@ for (const n of [1000, 10000]) {
   console.log(`generate ${String(n).padStart(6)} hosts: ${(ms / 1000).toFixed(2)} s (validate + plan + print, ${p.files.size} files), peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
 }
 clearInterval(sample);
+
+// A 1,000-host full WireGuard mesh: about a million peer entries.
+{
+  const n = 1000;
+  const files = fleetFiles(n);
+  files["fleet.yaml"] = stringify({ name: "bench", admins: { ops: { sshKeys: [ADMIN] } }, mesh: { type: "wireguard", ipv4: "10.100.0.0/16", topology: "full" } });
+  const loaded = loadFleet(files);
+  const secrets: Manifest["secrets"] = {};
+  for (let i = 0; i < n; i++) {
+    const x = (generateKeyPairSync("x25519").publicKey.export({ format: "jwk" }) as { x: string }).x;
+    secrets[`hosts/h${i}/wireguard-key`] = { kind: "wireguard-key", public: Buffer.from(x, "base64url").toString("base64"), recipients: [], sha256: "0".repeat(64), created: "", updated: "", formerRecipients: [] };
+  }
+  const manifest: Manifest = { version: 1, secrets };
+  global.gc?.();
+  peak = process.memoryUsage().rss;
+  const sampleMesh = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const t0 = performance.now();
+  const mesh = planMesh(loaded.fleet!, meshState(manifest))!;
+  let entries = 0;
+  for (const m of mesh.members) entries += peersOf(mesh, m.name).length;
+  const t1 = performance.now();
+  const p = plan({ fleet: loaded.fleet!, staticFiles: statics, fleetFiles: files, secretsManifest: manifest });
+  const t2 = performance.now();
+  clearInterval(sampleMesh);
+  const bytes = [...p.files.values()].reduce((a, f) => a + f.length, 0);
+  console.log(`mesh plan  ${n} hosts full mesh: ${((t1 - t0) / 1000).toFixed(2)} s for ${entries.toLocaleString("en")} peer entries (target < 5 s)`);
+  console.log(`mesh flake ${n} hosts full mesh: ${((t2 - t1) / 1000).toFixed(2)} s to plan and print every host (${(bytes / 2 ** 20).toFixed(0)} MiB of Nix), peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
+}
 
 // Secrets: make, encrypt (to the admin and the host) and record every secret of a fleet.
 for (const n of [100, 500]) {

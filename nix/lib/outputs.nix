@@ -12,6 +12,7 @@ let
     modules = [
       (root + "/modules/hearth-service.nix")
       (root + "/modules/zfs-credstore.nix")
+      (root + "/modules/headscale-preauth.nix")
       inputs.agenix.nixosModules.default
       (root + "/hosts/${name}")
     ];

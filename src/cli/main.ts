@@ -7,10 +7,17 @@ import { fleetSchema, hostSchema } from "../core/schema/fleet.js";
 import { evalPath } from "../core/plan/eval.js";
 import { instantiateTemplate, parseValue, setInYaml, splitPath } from "../core/fleet/edit.js";
 import { REPO_ROOT, validateFleetDir } from "../node/fleet-dir.js";
-import { CliError, err, out, planFor, reportIssues, validated } from "./common.js";
+import { CliError, err, out, planFor, reportIssues, validated, writeMeshAddresses } from "./common.js";
+import { registerMesh } from "./mesh.js";
 import { registerInit, registerSecrets } from "./secrets.js";
 import { applyChanges, compareFiles, unifiedDiff } from "../node/apply-files.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
+
+// `hearth … | head` closes the pipe early; that is not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
 
 const program = new Command("hearth")
   .description("Declarative personal infrastructure: one fleet description to a NixOS flake")
@@ -42,6 +49,7 @@ program
     for (const c of changes) if (c.action !== "unchanged") out(`${opts.dryRun ? "would " : ""}${c.action} ${c.path}`);
     const n = changes.filter((c) => c.action !== "unchanged").length;
     if (!opts.dryRun) applyChanges(outDir, changes);
+    if (p.mesh && !opts.dryRun && writeMeshAddresses(fleetDir, p.mesh.addresses)) out(`recorded mesh addresses in mesh/addresses.json${p.mesh.allocated.length ? ` (new: ${p.mesh.allocated.join(", ")})` : ""}`);
     out(`${opts.dryRun ? "dry run: " : ""}${n} file(s) ${opts.dryRun ? "would change" : "changed"}, ${changes.length - n} unchanged, in ${outDir}`);
   });
 
@@ -148,6 +156,7 @@ program
   });
 
 registerSecrets(program);
+registerMesh(program);
 registerInit(program, join(REPO_ROOT, "examples"));
 
 const templateNames = (dir: string): string[] =>

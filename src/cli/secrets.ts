@@ -20,7 +20,7 @@ const idOpt = ["-i, --identity <file...>", "age identity or OpenSSH ed25519 priv
 const defaultIdentityFile = () => join(process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "hearth", "identity.txt");
 
 /** --identity files, else $HEARTH_IDENTITY, else hearth's default file, else ~/.ssh/id_ed25519. */
-async function identities(given: string[] | undefined): Promise<LoadedIdentity[]> {
+export async function identities(given: string[] | undefined): Promise<LoadedIdentity[]> {
   const candidates = given?.length
     ? given
     : process.env.HEARTH_IDENTITY
@@ -33,7 +33,7 @@ async function identities(given: string[] | undefined): Promise<LoadedIdentity[]
   return out;
 }
 
-const wrap =
+export const wrap =
   <A extends unknown[]>(fn: (...a: A) => Promise<void> | void) =>
   async (...a: A) => {
     try {
@@ -44,7 +44,7 @@ const wrap =
     }
   };
 
-function loadStore(dir: string) {
+export function loadStore(dir: string) {
   const fleetDir = resolve(dir);
   return openStoreCli(fleetDir, validated(fleetDir).fleet);
 }

@@ -43,7 +43,7 @@ export function validateFleetDir(dir: string, overrides: Record<string, string> 
   return { ...loaded, issues, ok: !hasErrors(issues) };
 }
 
-/** hearth's own Nix files (nix/modules, nix/formats, nix/lib) by path relative to the flake root. */
+/** hearth's own Nix files (nix/modules, nix/formats, nix/lib, and the SQL a module runs) by path relative to the flake root. */
 export function readStaticNix(): Record<string, string> {
   const out: Record<string, string> = {};
   const root = join(REPO_ROOT, "nix");
@@ -51,7 +51,7 @@ export function readStaticNix(): Record<string, string> {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".nix")) out[relative(root, p)] = readFileSync(p, "utf8");
+      else if (e.name.endsWith(".nix") || e.name.endsWith(".sql")) out[relative(root, p)] = readFileSync(p, "utf8");
     }
   };
   walk(root);

@@ -1,7 +1,7 @@
 // Checks that every option path a generated configuration sets exists: NixOS options from
 // ../shared/data/nixos-options.json, flake inputs' documented options, and the options of
 // hearth's own static modules (read with real Nix and a fake lib).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { Expr, type NixValue } from "../../src/core/nix/ast.js";
@@ -37,7 +37,7 @@ export const NIXOS_OPTIONS =
 function staticModuleOptions(): [string, string][] {
   const out: [string, string][] = [];
   const fakeLib = join(REPO_ROOT, "test/support/fake-lib.nix");
-  for (const m of ["hearth-service.nix", "zfs-credstore.nix"]) {
+  for (const m of readdirSync(join(REPO_ROOT, "nix/modules")).filter((f) => f.endsWith(".nix"))) {
     const expr = `(import ${join(REPO_ROOT, "nix/modules", m)} { config = {}; pkgs = {}; lib = import ${fakeLib}; }).options`;
     const json = JSON.parse(execFileSync("nix-instantiate", ["--eval", "--strict", "--json", "-E", expr], { encoding: "utf8" }));
     const walk = (o: any, prefix: string) => {

@@ -3,11 +3,14 @@
 import type { NixValue } from "../nix/ast.js";
 import type { SecretNeed, PortSpec } from "../services/types.js";
 import type { Fleet, Host } from "../schema/fleet.js";
+import type { MeshPlan } from "../mesh/plan.js";
 
 export interface HostContext {
   fleet: Fleet;
   host: Host;
   hostName: string;
+  /** The fleet's mesh plan, when the fleet has a mesh and the NixOS config is being built. */
+  mesh?: MeshPlan;
 }
 
 /** Per-host generated files: the configuration module and its companions. */

@@ -9,9 +9,11 @@ import { hardware } from "../features/hardware.js";
 import { storageLayout } from "../features/storage/layout.js";
 import { credstore, remoteUnlock, secureBoot } from "../features/unlock.js";
 import { mergeNix } from "../nix/merge.js";
+import { mesh } from "../features/mesh.js";
+import { headscaleServer, type MeshPlan } from "../mesh/plan.js";
 import type { NixValue } from "../nix/ast.js";
 
-export const FEATURES: Feature[] = [base, hardware, storageLayout, credstore, secureBoot, remoteUnlock];
+export const FEATURES: Feature[] = [base, hardware, storageLayout, credstore, secureBoot, remoteUnlock, mesh];
 
 export interface PlannedService {
   role: Role;
@@ -34,19 +36,25 @@ export interface HostPlan {
   disko: NixValue | undefined;
   imports: NixValue[];
   firewall: { tcp: number[]; udp: number[] };
+  /** Ports opened on the mesh interface only. */
+  meshFirewall: { tcp: number[]; udp: number[] };
 }
 
 export function localAddress(host: Host): string {
   return host.network.addresses[0]?.split("/")[0] ?? "127.0.0.1";
 }
 
-export function serviceContext(fleet: Fleet, name: string, host: Host): ServiceContext {
-  return { fleet, host, hostName: name, hosts: fleet.hosts, localAddress: localAddress(host) };
+export function serviceContext(fleet: Fleet, name: string, host: Host, mesh?: MeshPlan): ServiceContext {
+  // Headscale assigns tailnet addresses itself: bind to all addresses unless the address is
+  // pinned; the firewall opens mesh-bound ports on the tailnet interface only either way.
+  const member = mesh?.byName.get(name);
+  const meshAddress = member ? (mesh!.type === "wireguard" || member.pinned ? member.ipv4 : "0.0.0.0") : undefined;
+  return { fleet, host, hostName: name, hosts: fleet.hosts, localAddress: localAddress(host), ...(meshAddress ? { meshAddress } : {}) };
 }
 
 /** The services of a host with their ports and data directories, without building NixOS config. */
-export function hostServices(fleet: Fleet, name: string, host: Host): PlannedService[] {
-  const ctx = serviceContext(fleet, name, host);
+export function hostServices(fleet: Fleet, name: string, host: Host, mesh?: MeshPlan): PlannedService[] {
+  const ctx = serviceContext(fleet, name, host, mesh);
   const out: PlannedService[] = [];
   for (const role of ROLES) {
     const cfg = host.services[role as keyof Host["services"]] as Record<string, unknown> | undefined;
@@ -56,7 +64,8 @@ export function hostServices(fleet: Fleet, name: string, host: Host): PlannedSer
       role,
       kind,
       cfg,
-      ports: kind.ports(cfg, ctx),
+      // A service bound to the mesh address is reachable over the mesh only.
+      ports: kind.ports(cfg, ctx).map((p) => (cfg.address === "mesh" && p.expose === "local" ? { ...p, expose: "mesh" as const } : p)),
       dataDirs: kind.dataDirs(cfg, ctx),
       processes: kind.processes?.(cfg, ctx) ?? [],
     });
@@ -64,26 +73,34 @@ export function hostServices(fleet: Fleet, name: string, host: Host): PlannedSer
   return out;
 }
 
-export function planHost(fleet: Fleet, name: string): HostPlan {
+export function planHost(fleet: Fleet, name: string, meshPlan?: MeshPlan): HostPlan {
   const host = fleet.hosts.get(name)!;
-  const fctx = { fleet, host, hostName: name };
-  const sctx = serviceContext(fleet, name, host);
+  const fctx = { fleet, host, hostName: name, ...(meshPlan ? { mesh: meshPlan } : {}) };
+  const sctx = serviceContext(fleet, name, host, meshPlan);
   const mods: HostModules = { config: [], imports: [], disko: [], hardware: [] };
   const secrets: SecretNeed[] = [];
+  const featurePorts: PortSpec[] = [];
   for (const f of FEATURES) {
     if (!f.applies(fctx)) continue;
     f.contribute(fctx, mods);
     secrets.push(...(f.secrets?.(fctx) ?? []));
+    featurePorts.push(...(f.ports?.(fctx) ?? []));
   }
-  const services = hostServices(fleet, name, host);
+  const services = hostServices(fleet, name, host, meshPlan);
   const dependsOn = new Set<string>();
   for (const s of services) {
     mods.config.push(s.kind.nixos(s.cfg, sctx));
     secrets.push(...s.kind.secrets(s.cfg, sctx));
     for (const d of s.kind.dependsOn?.(s.cfg, sctx) ?? []) dependsOn.add(d);
   }
-  const firewall = firewallOf(services.flatMap((s) => s.ports));
+  // Tailnet members join the Headscale server, so they are deployed after it (seed 003's order).
+  const server = meshPlan?.type === "headscale" && meshPlan.byName.has(name) ? headscaleServer(fleet) : undefined;
+  if (server && server[0] !== name) dependsOn.add(server[0]);
+  const firewall = firewallOf([...featurePorts, ...services.flatMap((s) => s.ports)]);
   mods.config.push({ networking: { firewall: { enable: true, allowedTCPPorts: firewall.tcp, allowedUDPPorts: firewall.udp } } });
+  const meshFirewall = firewallOf(services.flatMap((s) => s.ports), "mesh");
+  if (meshPlan && (meshFirewall.tcp.length || meshFirewall.udp.length))
+    mods.config.push({ networking: { firewall: { interfaces: { [meshPlan.interface]: { allowedTCPPorts: meshFirewall.tcp, allowedUDPPorts: meshFirewall.udp } } } } });
   // Secrets shared by several services (the JWT) are needed once.
   const uniqueSecrets = [...new Map(secrets.map((s) => [s.id, s])).values()];
   return {
@@ -97,6 +114,7 @@ export function planHost(fleet: Fleet, name: string): HostPlan {
     disko: mods.disko.length ? mergeNix(mods.disko) : undefined,
     imports: mods.imports,
     firewall,
+    meshFirewall,
   };
 }
 
@@ -115,8 +133,8 @@ export function hostSecretNeeds(fleet: Fleet, name: string): { name: string; sec
 }
 
 /** Firewall openings derived from the services' public ports, never typed by hand. */
-export function firewallOf(ports: PortSpec[]): { tcp: number[]; udp: number[] } {
+export function firewallOf(ports: PortSpec[], expose: PortSpec["expose"] = "public"): { tcp: number[]; udp: number[] } {
   const pick = (proto: "tcp" | "udp") =>
-    [...new Set(ports.filter((p) => p.expose === "public" && p.protocol === proto).map((p) => p.port))].sort((a, b) => a - b);
+    [...new Set(ports.filter((p) => p.expose === expose && p.protocol === proto).map((p) => p.port))].sort((a, b) => a - b);
   return { tcp: pick("tcp"), udp: pick("udp") };
 }

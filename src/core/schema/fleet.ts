@@ -2,6 +2,7 @@
 // the JSON Schema export (`hearth schema`) and, later, the web UI's forms.
 import { z } from "zod";
 import { parseRecipient } from "../secrets/recipients.js";
+import { fleetMesh, hostMesh } from "./mesh.js";
 import { absPath, ethNetwork, hostName, ipv4, ipv4Cidr, size, sshPublicKey } from "./common.js";
 import { DISCRIMINATOR, KINDS_BY_ROLE, ROLES } from "../services/registry.js";
 import type { Role } from "../services/types.js";
@@ -183,6 +184,7 @@ export const hostSchema = z
     security,
     network,
     users: z.record(z.string().regex(/^[a-z_][a-z0-9_-]*$/), user).default({}).describe("Login users by name; root has no password"),
+    mesh: hostMesh,
     services: servicesSchema(),
     extraModules: z
       .array(z.string().regex(/^[A-Za-z0-9._/-]+\.nix$/, "must be a relative path to a .nix file inside the fleet directory"))
@@ -234,6 +236,7 @@ export const fleetSchema = z
       .strictObject({ network: ethNetwork.default("mainnet").describe("Default Ethereum network") })
       .prefault({})
       .describe("Ethereum defaults"),
+    mesh: fleetMesh.optional(),
     secrets: z
       .strictObject({
         backend: z.enum(["agenix"]).default("agenix").describe("Secret backend used by generated hosts"),

@@ -19,7 +19,7 @@ export interface SecretUse {
 }
 
 export interface PlannedSecret {
-  /** `hosts/<host>/<id>`, `fleet/<id>` or `custom/<name>`. */
+  /** `hosts/<host>/<id>`, `fleet/<id>`, `custom/<name>` or `external/<peer>/<id>`. */
   key: string;
   /** Fleet-relative path of the encrypted file. */
   file: string;
@@ -55,6 +55,10 @@ export function planSecrets(fleet: Fleet, hosts: { name: string; secrets: Secret
       add(key, need.id, need.kind, { host: h.name, path: need.path, owner: need.owner, group: need.group, mode: need.mode, delivery });
     }
   }
+  // Machines outside NixOS in the WireGuard mesh: their keys go into a wg-quick file on request.
+  if (fleet.mesh?.type === "wireguard")
+    for (const name of Object.keys(fleet.mesh.external))
+      add(`external/${name}/wireguard-key`, "wireguard-key", "wireguard-key", { host: name, path: `/etc/wireguard/${name}.key`, delivery: "admin" });
   for (const [name, c] of Object.entries(fleet.secrets.custom)) {
     for (const host of c.hosts)
       add(`custom/${name}`, name, "user", { host, path: c.path ?? `${AGENIX_DIR}/${name}`, owner: c.owner, group: c.group, mode: c.mode, delivery: "activation" }, true, c.description);
@@ -178,7 +182,8 @@ export function secretsStatus(planned: PlannedSecret[], fleet: Fleet, disk: Secr
       description: "no longer needed by any host",
       readers: [],
       recipients: named(e.recipients),
-      formerRecipients: named(e.formerRecipients),
+      // Nothing uses it any more, so there is nothing to rotate: pruning is the fix.
+      formerRecipients: [],
       state: "orphaned",
       detail: "kept encrypted to the admins only after a rekey",
       fix: "hearth secrets rekey --prune deletes it",

@@ -19,8 +19,8 @@ export interface PortSpec {
   name: string;
   port: number;
   protocol: "tcp" | "udp";
-  /** public: opened in the firewall; local: not opened (loopback or LAN peers on the host only). */
-  expose: "public" | "local";
+  /** public: opened in the firewall; mesh: opened on the mesh interface only; local: not opened. */
+  expose: "public" | "mesh" | "local";
   /** YAML path (under the service) of the field that sets this port, for error messages. */
   field: (string | number)[];
 }
@@ -59,6 +59,8 @@ export interface ServiceContext {
   hosts: ReadonlyMap<string, Host>;
   /** The address other local services use to reach this host's APIs. */
   localAddress: string;
+  /** The host's address in the fleet's mesh, when it is a member (for `address: mesh`). */
+  meshAddress?: string;
 }
 
 /** A systemd-level description of a long-running process, used by `hearth eval` and the hearth-service module. */

@@ -5,6 +5,7 @@ import type { SourceFile } from "../fleet/source.js";
 import { issueAt } from "../fleet/source.js";
 import { didYouMean, type Issue, type YamlPath } from "./issues.js";
 import { hostSecretNeeds } from "../plan/host.js";
+import { isMember, planMesh } from "../mesh/plan.js";
 import { planSecrets } from "../secrets/plan.js";
 import { adminRecipientInputs, parseRecipient } from "../secrets/recipients.js";
 import { mountHolding, persistentSecretsDir } from "../features/base.js";
@@ -47,10 +48,12 @@ export function checkRules(input: RuleInput): Issue[] {
       if (input.files[m] === undefined) report(name, ["extraModules", i], "error", `file '${m}' does not exist in the fleet directory`, "create it or remove the entry");
   }
   fleetRules(fleet, report);
-  secretRules(fleet, report, (path, message, hint) => {
+  const fleetReport = (path: YamlPath, message: string, hint?: string, severity: Issue["severity"] = "error") => {
     const src = input.sources.get("fleet.yaml");
-    issues.push(src ? issueAt(src, path, "error", message, hint) : { severity: "error", file: "fleet.yaml", path, message, hint });
-  });
+    issues.push(src ? issueAt(src, path, severity, message, hint) : { severity, file: "fleet.yaml", path, message, hint });
+  };
+  secretRules(fleet, report, fleetReport);
+  meshRules(fleet, services, report, fleetReport);
   return issues;
 }
 
@@ -225,4 +228,22 @@ function secretRules(fleet: Fleet, report: Report, fleetReport: (path: YamlPath,
       report(name, ["storage"], "error", "this RAM-only host decrypts secrets with its SSH host key, but has no persistent place to keep that key",
         "add a volume, subvolume or dataset named 'secrets' (seed 001's /var/mnt/secrets), or set storage.secretsDir to a directory on a volume");
   }
+}
+
+function meshRules(
+  fleet: Fleet,
+  services: Map<string, PlannedService[]>,
+  report: Report,
+  fleetReport: (path: YamlPath, message: string, hint?: string, severity?: Issue["severity"]) => void,
+) {
+  const plan = planMesh(fleet);
+  for (const f of plan?.findings ?? []) {
+    if (f.host) report(f.host, f.path, f.severity, f.message, f.hint);
+    else fleetReport(f.path, f.message, f.hint, f.severity);
+  }
+  for (const [name, host] of fleet.hosts)
+    for (const s of services.get(name)!)
+      if ((s.cfg as { address?: string }).address === "mesh" && !isMember(fleet, host))
+        report(name, ["services", s.role, "address"], "error", "`address: mesh` binds to the mesh address, but this host is not in a mesh",
+          fleet.mesh ? "remove mesh.enable: false from this host" : "add a mesh to fleet.yaml (mesh: { type: wireguard })");
 }

@@ -38,7 +38,7 @@ const jwt = absPath
 const bind = z
   .string()
   .optional()
-  .describe("Address the client's APIs listen on; defaults to the host's own address (127.0.0.1 when it has none)");
+  .describe("Address the client's APIs listen on; defaults to the host's own address (127.0.0.1 when it has none); `mesh` binds to the host's mesh address and opens the ports on the mesh interface only");
 
 /** Fields every execution client accepts; `client` is added by each client file. */
 export const executionFields = (defaults: { dataDir: string; p2p: number; authrpc: number; http: number; metrics: number }) => ({
@@ -120,7 +120,11 @@ export const networkOf = (cfg: { network?: EthNetwork }, ctx: ServiceContext): E
 
 export const jwtOf = (cfg: { jwtSecretFile?: string }): string => cfg.jwtSecretFile ?? DEFAULT_JWT_PATH;
 
-export const addressOf = (cfg: { address?: string }, ctx: ServiceContext): string => cfg.address ?? ctx.localAddress;
+/** A bind address as configured: `mesh` means the host's mesh address (only the mesh reaches it). */
+export const resolveBind = (addr: string | undefined, ctx: ServiceContext, fallback = ctx.localAddress): string =>
+  addr === "mesh" ? (ctx.meshAddress ?? fallback) : (addr ?? fallback);
+
+export const addressOf = (cfg: { address?: string }, ctx: ServiceContext): string => resolveBind(cfg.address, ctx);
 
 /** Engine API URL of this host's execution client, or the configured endpoint. */
 export function engineUrl(cfg: ConsensusCfg, ctx: ServiceContext): string {
@@ -130,23 +134,23 @@ export function engineUrl(cfg: ConsensusCfg, ctx: ServiceContext): string {
     const ex = remote.services.execution;
     const static4 = remote.network.addresses[0]?.split("/")[0];
     const name = ctx.fleet.domain ? `${cfg.executionHost}.${ctx.fleet.domain}` : cfg.executionHost!;
-    const addr = ex?.address && ex.address !== "0.0.0.0" && ex.address !== "127.0.0.1" ? ex.address : (static4 ?? name);
+    const addr = ex?.address && !["0.0.0.0", "127.0.0.1", "mesh"].includes(ex.address) ? ex.address : (static4 ?? name);
     return `http://${addr}:${ex?.ports.authrpc ?? 8551}`;
   }
   const ex = ctx.host.services.execution;
-  const addr = ex?.address ?? ctx.localAddress;
+  const addr = resolveBind(ex?.address, ctx);
   return `http://${addr}:${ex?.ports.authrpc ?? 8551}`;
 }
 
 /** MEV-boost URL when the host runs MEV-boost. */
 export function builderUrl(ctx: ServiceContext): string | undefined {
   const mb = ctx.host.services.mevBoost;
-  return mb ? `http://${mb.address ?? "127.0.0.1"}:${mb.port}` : undefined;
+  return mb ? `http://${resolveBind(mb.address, ctx, "127.0.0.1")}:${mb.port}` : undefined;
 }
 
 export function beaconUrl(ctx: ServiceContext): string {
   const cl = ctx.host.services.consensus;
-  return `http://${cl?.address ?? ctx.localAddress}:${cl?.ports.http ?? 5052}`;
+  return `http://${resolveBind(cl?.address, ctx)}:${cl?.ports.http ?? 5052}`;
 }
 
 /** `inputs.ethereum-nix.packages.${pkgs.system}.<attr>` */

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { port } from "../../schema/common.js";
 import type { ServiceKind } from "../types.js";
-import { DEFAULT_RELAYS, ethPackage, networkOf, serviceOptions } from "./common.js";
+import { DEFAULT_RELAYS, ethPackage, networkOf, resolveBind, serviceOptions } from "./common.js";
 import { ethNetwork } from "../../schema/common.js";
 
 const schema = z.strictObject({
@@ -26,7 +26,7 @@ const proc = (c: MevBoostCfg, ctx: Parameters<ServiceKind["nixos"]>[1]) => {
     packageLabel: "ethereum-nix#mev-boost",
     binary: "mev-boost",
     args: [
-      `-${net}`, "-addr", `${c.address}:${c.port}`, "-relay-check",
+      `-${net}`, "-addr", `${resolveBind(c.address, ctx, "127.0.0.1")}:${c.port}`, "-relay-check",
       "-relays", (c.relays ?? DEFAULT_RELAYS[net]).join(","),
       ...(c.minBid !== undefined ? ["-min-bid", String(c.minBid)] : []),
       ...c.extraArgs,
