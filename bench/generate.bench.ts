@@ -5,9 +5,7 @@ import { loadFleet } from "../src/core/fleet/load.js";
 import { checkRules } from "../src/core/validate/rules.js";
 import { plan } from "../src/core/plan/plan.js";
 import { readStaticNix } from "../src/node/fleet-dir.js";
-
-const ADMIN = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILeL0yNt4ihLjfN2C/jhnpl4w/LYBEHFCGTG8+jYyIrw admin@example";
-const statics = readStaticNix();
+import { ADMIN, fleetFiles } from "./fleet.js";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -17,18 +15,7 @@ import { planMesh, peersOf } from "../src/core/mesh/plan.js";
 import { meshState } from "../src/core/plan/plan.js";
 import type { Manifest } from "../src/core/secrets/manifest.js";
 
-function fleetFiles(n: number): Record<string, string> {
-  const files: Record<string, string> = { "fleet.yaml": stringify({ name: "bench", admins: { ops: { sshKeys: [ADMIN] } } }) };
-  for (let i = 0; i < n; i++) {
-    files[`hosts/h${i}.yaml`] = stringify({
-      ephemeral: true,
-      network: { dhcp: false, addresses: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/8`] },
-      storage: { volumes: { data: { type: "btrfs", format: false, devices: [`/dev/disk/by-id/nvme-${i}`], subvolumes: { secrets: { mountpoint: "/var/mnt/secrets" }, geth: { mountpoint: "/var/mnt/geth" }, lighthouse: { mountpoint: "/var/mnt/lighthouse" } } } } },
-      services: { execution: { client: "geth", dataDir: "/var/mnt/geth" }, consensus: { client: "lighthouse", dataDir: "/var/mnt/lighthouse" }, mevBoost: {} },
-    });
-  }
-  return files;
-}
+const statics = readStaticNix();
 
 let peak = 0;
 const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);

@@ -3,7 +3,7 @@
 set -euo pipefail
 need=()
 # command → Debian package that provides it
-for pair in nix-instantiate:nix-bin age:age age-keygen:age ssh-keygen:openssh-client wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping sqlite3:sqlite3; do
+for pair in nix-instantiate:nix-bin age:age age-keygen:age ssh-keygen:openssh-client wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping sqlite3:sqlite3 chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u | sed '/^$/d')

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { REPO_ROOT, readStaticNix, validateFleetDir } from "../src/node/fleet-dir.js";
 import { plan } from "../src/core/plan/plan.js";
 import { agenixConfig } from "../src/core/secrets/plan.js";
-import { EXAMPLES, copyExample, hearth, read, readyExample } from "./support/fleet.js";
+import { EXAMPLES, hearth, read, readyExample } from "./support/fleet.js";
 import { diskoProblems, unknownOptions } from "./support/options.js";
 import { readdirSync, statSync } from "node:fs";
 

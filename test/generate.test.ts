@@ -2,7 +2,7 @@
 // (and only generated ones), dry runs that write nothing, edits that keep comments.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, statSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { copyExample, hearth, read, readyExample } from "./support/fleet.js";
 

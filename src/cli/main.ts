@@ -9,6 +9,7 @@ import { instantiateTemplate, parseValue, setInYaml, splitPath } from "../core/f
 import { REPO_ROOT, validateFleetDir } from "../node/fleet-dir.js";
 import { CliError, err, out, planFor, reportIssues, validated, writeMeshAddresses } from "./common.js";
 import { registerMesh } from "./mesh.js";
+import { registerServe } from "./serve.js";
 import { registerInit, registerSecrets } from "./secrets.js";
 import { applyChanges, compareFiles, unifiedDiff } from "../node/apply-files.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
@@ -157,7 +158,8 @@ program
 
 registerSecrets(program);
 registerMesh(program);
-registerInit(program, join(REPO_ROOT, "examples"));
+registerInit(program);
+registerServe(program);
 
 const templateNames = (dir: string): string[] =>
   readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => f.replace(/\.yaml$/, ""));

@@ -1,8 +1,7 @@
 // `hearth secrets …`: the lifecycle of the fleet's secrets. Values never come from argv and are
 // printed only by `show`; everything else reports names, states and recipients.
 import { Command } from "commander";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from "node:fs";
-import { setInYaml } from "../core/fleet/edit.js";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statfsSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -17,7 +16,7 @@ const TMPFS_MAGIC = 0x01021994;
 const fleetOpt = ["-f, --fleet <dir>", "fleet directory", "."] as const;
 const idOpt = ["-i, --identity <file...>", "age identity or OpenSSH ed25519 private key of an admin (default $HEARTH_IDENTITY, ~/.config/hearth/identity.txt)"] as const;
 
-const defaultIdentityFile = () => join(process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "hearth", "identity.txt");
+import { defaultIdentityFile, initFleet } from "../node/init.js";
 
 /** --identity files, else $HEARTH_IDENTITY, else hearth's default file, else ~/.ssh/id_ed25519. */
 export async function identities(given: string[] | undefined): Promise<LoadedIdentity[]> {
@@ -91,7 +90,7 @@ async function readValue(name: string): Promise<Buffer> {
  * `hearth init`: a new fleet from a bundled example, with the caller as an admin (their age
  * identity, created if they have none) and every secret generated, ready for `hearth generate`.
  */
-export function registerInit(program: Command, examplesDir: string): void {
+export function registerInit(program: Command): void {
   program
     .command("init")
     .description("create a fleet directory from a bundled example, add you as an admin and generate its secrets")
@@ -102,44 +101,14 @@ export function registerInit(program: Command, examplesDir: string): void {
     .action(
       wrap(async (target: string, opts: { example: string; admin: string; identity?: string[] }) => {
         const dir = resolve(target);
-        const examples = readdirSync(examplesDir);
-        if (!examples.includes(opts.example)) throw new CliError(`no example '${opts.example}'; available: ${examples.join(", ")}`);
-        if (existsSync(dir) && readdirSync(dir).length) throw new CliError(`${dir} exists and is not empty; hearth init only creates new fleets`);
-        if (!/^[a-z_][a-z0-9_-]*$/.test(opts.admin)) throw new CliError(`admin name '${opts.admin}' must be lower-case letters, digits, '_' or '-' (pass --admin NAME)`);
-        const ids = opts.identity?.length ? opts.identity.map((p) => resolve(p)) : [defaultIdentityFile()];
-        let recipient: string;
-        if (existsSync(ids[0]!)) {
-          recipient = (await loadIdentityFile(ids[0]!))[0]!.recipient;
-          out(`using your identity ${ids[0]}`);
-        } else {
-          const id = await newAgeIdentity();
-          mkdirSync(dirname(ids[0]!), { recursive: true, mode: 0o700 });
-          writeFileAtomic(ids[0]!, id.text, 0o600);
-          recipient = id.recipient;
-          out(`created your admin identity ${ids[0]} (keep it safe and backed up: it decrypts this fleet's secrets)`);
-        }
-        // Copy into a temporary sibling and rename, so a failure leaves no half-made fleet.
-        const tmp = `${dir}.init-${process.pid}`;
-        cpSync(join(examplesDir, opts.example), tmp, { recursive: true });
-        const fleetFile = join(tmp, "fleet.yaml");
-        writeFileSync(fleetFile, setInYaml(readFileSync(fleetFile, "utf8"), ["admins", opts.admin, "ageKeys"], [recipient]));
-        try {
-          const store = openStoreCli(tmp, validated(tmp).fleet);
-          const r = await generate(store, []);
-          out(`${r.created.length} secret(s) generated and encrypted to you${adminCount(store.fleet) > 1 ? " and the example's other admins" : ""}`);
-        } catch (e) {
-          rmSync(tmp, { recursive: true, force: true });
-          throw e;
-        }
-        if (existsSync(dir)) rmSync(dir, { recursive: true });
-        renameSync(tmp, dir);
+        const r = await initFleet(dir, { example: opts.example, admin: opts.admin, ...(opts.identity?.[0] ? { identity: resolve(opts.identity[0]) } : {}) });
+        out(r.identityCreated ? `created your admin identity ${r.identity} (keep it safe and backed up: it decrypts this fleet's secrets)` : `using your identity ${r.identity}`);
+        out(`${r.secretsCreated} secret(s) generated and encrypted to you${r.admins > 1 ? " and the example's other admins" : ""}`);
         out(`created ${dir} from examples/${opts.example}`);
         out(`next: hearth generate ${target}    (writes the NixOS flake to ${join(target, "flake")})`);
       }),
     );
 }
-
-const adminCount = (fleet: { admins: Record<string, unknown> }) => Object.keys(fleet.admins).length;
 
 export function registerSecrets(program: Command): void {
   const cmd = program.command("secrets").description("generate, encrypt, rekey and inspect the fleet's secrets (age, agenix layout)");

@@ -34,3 +34,27 @@ export function setInYaml(text: string, path: (string | number)[], value: unknow
 export function instantiateTemplate(template: string, name: string): string {
   return setInYaml(template, ["name"], name);
 }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Make a YAML text hold `values` (what a form submits) while touching only what changed, so
+ * comments, key order and formatting of everything else stay as they were.
+ */
+export function syncYaml(text: string, values: Record<string, unknown>): string {
+  const doc = parseDocument(text) as Document;
+  if (!isMap(doc.contents) && doc.contents !== null) throw new Error("the file's top level is not a mapping");
+  const current = (doc.toJS() ?? {}) as Record<string, unknown>;
+  const walk = (path: (string | number)[], before: Record<string, unknown>, after: Record<string, unknown>) => {
+    for (const key of Object.keys(before)) if (!(key in after) || after[key] === undefined) doc.deleteIn([...path, key]);
+    for (const [key, value] of Object.entries(after)) {
+      if (value === undefined) continue;
+      const old = before[key];
+      if (isPlainObject(value) && isPlainObject(old) && Object.keys(value).length > 0) walk([...path, key], old, value);
+      else if (!sameJson(old, value)) doc.setIn([...path, key], doc.createNode(value));
+    }
+  };
+  walk([], current, values);
+  return doc.toString({ lineWidth: 0 });
+}

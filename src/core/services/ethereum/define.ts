@@ -7,7 +7,6 @@ import {
   executionFields,
   validatorFields,
   ethPackage,
-  jwtOf,
   serviceOptions,
   networkOf,
   DEFAULT_JWT_PATH,

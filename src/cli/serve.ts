@@ -1,0 +1,47 @@
+// `hearth serve`: the server and web UI on a fleet directory (or, with none, on a copy of the
+// bundled example fleet, so a newcomer sees a working fleet at once).
+import { Command } from "commander";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { CliError, out } from "./common.js";
+import { initFleet } from "../node/init.js";
+import { startServe } from "../server/serve.js";
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("serve the HTTP API and web UI: configure, build and follow the fleet from a browser")
+    .argument("[fleet]", "fleet directory (default: a copy of the bundled example fleet)")
+    .option("-p, --port <n>", "port", "7420")
+    .option("-b, --bind <addr>", "address to listen on; anything but loopback requires an admin login", "127.0.0.1")
+    .option("--concurrency <n>", "builds at once", "2")
+    .option("--builders <spec>", "Nix remote builders for builds (nix build --builders)")
+    .option("--state-dir <dir>", "runtime state: database and artifacts (default: under ~/.local/state/hearth)")
+    .action(async (dir: string | undefined, opts: { port: string; bind: string; concurrency: string; builders?: string; stateDir?: string }) => {
+      let fleetDir = dir ? resolve(dir) : join(process.env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"), "hearth", "example-fleet");
+      if (!dir && !existsSync(join(fleetDir, "fleet.yaml"))) {
+        const r = await initFleet(fleetDir, { example: "homestaking", admin: (process.env.USER ?? "me").toLowerCase().replace(/[^a-z0-9_-]/g, "") || "me" });
+        out(`created a copy of the example fleet in ${fleetDir} (${r.secretsCreated} secrets, encrypted to ${r.identity})`);
+      }
+      if (!existsSync(join(fleetDir, "fleet.yaml"))) throw new CliError(`${fleetDir} has no fleet.yaml; create one with \`hearth init ${dir}\``);
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port ${opts.port} is not a port number`);
+      const s = await startServe({
+        fleetDir,
+        port,
+        bind: opts.bind,
+        concurrency: Math.max(1, Number(opts.concurrency) || 1),
+        ...(opts.builders ? { builders: opts.builders } : {}),
+        ...(opts.stateDir ? { stateDir: resolve(opts.stateDir) } : {}),
+      });
+      out(`hearth serves ${fleetDir} at ${s.url}  (state in ${s.stateDir})`);
+      if (s.setupToken) out(`first start on a non-loopback address: open ${s.url} and set the admin password with this one-time setup token: ${s.setupToken}`);
+      const stop = async () => {
+        await s.close();
+        process.exit(0);
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+}

@@ -1,0 +1,248 @@
+// `hearth serve`: one process with the HTTP API, the web UI's production build, build jobs and
+// netboot. Routes are thin: the fleet service and the job runner do the work, auth guards every
+// request, and errors.ts turns every failure into one JSON shape.
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { Readable } from "node:stream";
+import { extname, join, normalize, resolve } from "node:path";
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
+import { serve, type ServerType } from "@hono/node-server";
+import { REPO_ROOT } from "../node/fleet-dir.js";
+import { ApiFailure, errorResponse, notFound } from "./errors.js";
+import { Auth, type AuthStore } from "./auth.js";
+import { FleetService, hostJsonSchema } from "./fleet.js";
+import type { FleetOverview, HostUpdate, JobEvent, JobSummary } from "./wire.js";
+
+/** What the routes need from the job system (src/server/jobs implements it). */
+export interface JobsPort {
+  enqueue(spec: { host: string; format: string; flakeDir: string; attr: string }): JobSummary;
+  cancel(id: number): JobSummary;
+  get(id: number): JobSummary | undefined;
+  list(host?: string): JobSummary[];
+  logs(id: number): string[];
+  lastBuildPerHost(): Map<string, JobSummary>;
+  /** Artifact file on disk, if the job has one by that name. */
+  artifactPath(id: number, name: string): string | undefined;
+  subscribe(id: number, listener: (e: JobEvent) => void): () => void;
+  nix(): FleetOverview["nix"];
+}
+
+export interface AuditPort {
+  audit(entry: { user: string; action: string; target: string; detail?: string }): void;
+}
+
+export interface ServerDeps {
+  fleetDir: string;
+  auth: Auth;
+  jobs: JobsPort;
+  audit: AuditPort;
+  /** The web UI's production build (web/dist). */
+  webDir?: string;
+  /** Tests only: see ServeOptions.buildStandIn. */
+  buildStandIn?: { flakeDir: string; attr: string };
+}
+
+const MIME: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".json": "application/json",
+  ".ico": "image/x-icon",
+  ".png": "image/png",
+};
+
+const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
+
+async function body<T>(c: Context): Promise<T> {
+  try {
+    return (await c.req.json()) as T;
+  } catch {
+    throw new ApiFailure(400, "bad_json", "the request body must be JSON");
+  }
+}
+
+const jobId = (c: Context) => {
+  const id = Number(c.req.param("id"));
+  if (!Number.isInteger(id) || id < 1) throw notFound(`job '${c.req.param("id")}'`);
+  return id;
+};
+
+export function createApp(deps: ServerDeps): Hono {
+  const { auth, jobs, audit } = deps;
+  const fleet = new FleetService(deps.fleetDir);
+  const app = new Hono();
+  const webDir = deps.webDir ?? join(REPO_ROOT, "web", "dist");
+  const record = (c: Context, action: string, target: string, detail?: string) => audit.audit({ user: auth.userOf(c), action, target, ...(detail ? { detail } : {}) });
+
+  app.onError((e, c) => errorResponse(e, c));
+  app.use("*", auth.middleware());
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: 1024 * 1024,
+      onError: () => {
+        throw new ApiFailure(413, "too_large", "request bodies are limited to 1 MiB");
+      },
+    }),
+  );
+
+  app.get("/api/session", (c) => c.json(auth.getSession(c)));
+  app.post("/api/login", async (c) => {
+    const b = await body<{ user?: string; password?: string }>(c);
+    const s = auth.login(c, String(b.user ?? ""), String(b.password ?? ""));
+    record(c, "login", s.user);
+    return c.json(s);
+  });
+  app.post("/api/setup", async (c) => {
+    const b = await body<{ token?: string; user?: string; password?: string }>(c);
+    const s = auth.setup(c, String(b.token ?? ""), String(b.user ?? ""), String(b.password ?? ""));
+    record(c, "setup", s.user, "admin password set");
+    return c.json(s);
+  });
+  app.post("/api/logout", (c) => {
+    record(c, "logout", auth.userOf(c));
+    auth.logout(c);
+    return c.json({ ok: true });
+  });
+
+  app.get("/api/fleet", (c) => c.json(fleet.overview(jobs.lastBuildPerHost(), jobs.nix())));
+  app.get("/api/schema/host", (c) => c.json(hostJsonSchema()));
+  app.get("/api/templates", (c) => c.json(fleet.templates()));
+  app.get("/api/hosts/:name", (c) => c.json(fleet.host(c.req.param("name"))));
+  app.put("/api/hosts/:name", async (c) => {
+    const b = await body<HostUpdate>(c);
+    const r = fleet.update(c.req.param("name"), b.values, b.dryRun === true);
+    if (r.written) record(c, "host.update", c.req.param("name"), r.diff);
+    return c.json(r);
+  });
+  app.post("/api/hosts", async (c) => {
+    const b = await body<{ name?: string; template?: string }>(c);
+    const h = fleet.create(String(b.name ?? ""), String(b.template ?? "server"));
+    record(c, "host.create", h.name, `from template ${b.template ?? "server"}`);
+    return c.json(h, 201);
+  });
+  app.post("/api/secrets/generate", async (c) => {
+    const r = await fleet.generateSecrets();
+    record(c, "secrets.generate", "fleet", r.created.join(", ") || "nothing missing");
+    return c.json(r);
+  });
+
+  app.post("/api/builds", async (c) => {
+    const b = await body<{ hosts?: string[]; format?: string }>(c);
+    if (!Array.isArray(b.hosts) || b.hosts.length === 0) throw new ApiFailure(422, "invalid", "name at least one host in `hosts`");
+    if (!jobs.nix().available) throw new ApiFailure(503, "no_nix", `Nix is not installed on the server: ${jobs.nix().installHint ?? "install Nix"}`);
+    const out: JobSummary[] = [];
+    for (const host of b.hosts) {
+      const p = fleet.prepareBuild(String(host), b.format);
+      const target = deps.buildStandIn ?? p;
+      const job = jobs.enqueue({ host: String(host), format: p.format, flakeDir: target.flakeDir, attr: target.attr });
+      record(c, "build", String(host), `${p.attr} (job ${job.id})`);
+      out.push(job);
+    }
+    return c.json(out, 202);
+  });
+  app.get("/api/jobs", (c) => c.json(jobs.list(c.req.query("host") || undefined)));
+  app.get("/api/jobs/:id", (c) => {
+    const j = jobs.get(jobId(c));
+    if (!j) throw notFound(`job ${c.req.param("id")}`);
+    return c.json({ ...j, logs: jobs.logs(j.id) });
+  });
+  app.post("/api/jobs/:id/cancel", (c) => {
+    const j = jobs.cancel(jobId(c));
+    record(c, "build.cancel", j.host, `job ${j.id}`);
+    return c.json(j);
+  });
+  app.get("/api/jobs/:id/events", (c) => {
+    const id = jobId(c);
+    const j = jobs.get(id);
+    if (!j) throw notFound(`job ${id}`);
+    return streamSSE(c, async (stream) => {
+      let done = TERMINAL.has(j.state);
+      let wake: () => void = () => {};
+      const queue: JobEvent[] = [{ type: "state", job: j }];
+      const unsubscribe = jobs.subscribe(id, (e) => {
+        queue.push(e);
+        if (e.type === "state" && TERMINAL.has(e.job.state)) done = true;
+        wake();
+      });
+      stream.onAbort(() => {
+        done = true;
+        wake();
+      });
+      try {
+        while (true) {
+          while (queue.length) await stream.writeSSE({ data: JSON.stringify(queue.shift()) });
+          if (done || stream.aborted) break;
+          // Wait for the next event, with a heartbeat so proxies keep the stream open.
+          await new Promise<void>((r) => {
+            wake = r;
+            setTimeout(r, 15000).unref();
+          });
+          if (!queue.length && !done) await stream.write(": keep-alive\n\n");
+        }
+      } finally {
+        unsubscribe();
+      }
+    });
+  });
+  app.get("/api/jobs/:id/artifacts/:name", (c) => {
+    const path = jobs.artifactPath(jobId(c), c.req.param("name"));
+    if (!path || !existsSync(path)) throw notFound(`artifact ${c.req.param("name")}`);
+    return fileResponse(path, "application/octet-stream", c.req.param("name"));
+  });
+
+  // Netboot (seed 001's netboot.ipxe): the script and the files it chains, from the host's
+  // latest successful kexec build; iPXE resolves the script's relative names against this URL.
+  app.get("/netboot/:host/:file", (c) => {
+    const host = c.req.param("host");
+    const file = c.req.param("file");
+    const job = jobs.list(host).find((j) => j.state === "succeeded" && j.format === "kexec");
+    if (!job) throw notFound(`a successful kexec build of '${host}'`);
+    const path = jobs.artifactPath(job.id, file);
+    if (!path || !existsSync(path)) throw notFound(`${file} in build ${job.id} of '${host}'`);
+    return fileResponse(path, file.endsWith(".ipxe") ? "text/plain; charset=utf-8" : "application/octet-stream");
+  });
+
+  // The UI: files from the production build; every other path is the app's index.html.
+  app.get("*", (c) => {
+    const rel = normalize(decodeURIComponent(new URL(c.req.url).pathname)).replace(/^(\.\.(\/|$))+/, "");
+    const candidate = resolve(webDir, "." + rel);
+    if (candidate.startsWith(resolve(webDir)) && existsSync(candidate) && statSync(candidate).isFile())
+      return fileResponse(candidate, MIME[extname(candidate)] ?? "application/octet-stream", undefined, rel.startsWith("/assets/"));
+    const index = join(webDir, "index.html");
+    if (!existsSync(index)) return c.text("hearth's web UI is not built: run `npm run build:web` (npm ci does it), then reload.", 503);
+    return fileResponse(index, MIME[".html"]!);
+  });
+  return app;
+}
+
+function fileResponse(path: string, type: string, downloadName?: string, immutable = false): Response {
+  const headers: Record<string, string> = {
+    "content-type": type,
+    "content-length": String(statSync(path).size),
+    "x-content-type-options": "nosniff",
+    ...(immutable ? { "cache-control": "public, max-age=31536000, immutable" } : {}),
+    ...(downloadName ? { "content-disposition": `attachment; filename="${downloadName.replace(/"/g, "")}"` } : {}),
+  };
+  // Streamed: ISO and SD images are large.
+  return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, { headers });
+}
+
+export interface Started {
+  url: string;
+  server: ServerType;
+  close(): Promise<void>;
+}
+
+export function listen(app: Hono, port: number, hostname: string): Promise<Started> {
+  return new Promise((ok) => {
+    const server = serve({ fetch: app.fetch, port, hostname }, (info) => {
+      const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+      ok({ url: `http://${host}:${info.port}`, server, close: () => new Promise((r) => server.close(() => r())) });
+    });
+  });
+}
+
+export type { AuthStore };

@@ -1,0 +1,133 @@
+// The composition root of `hearth serve`: state directory, SQLite store, job runner, auth and
+// the HTTP app, wired once. Tests start servers through this too.
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { EventEmitter } from "node:events";
+import { openDb } from "./db.js";
+import { JobRequestError, JobRunner, NixUnavailableError } from "./jobs/runner.js";
+import { ApiFailure, notFound } from "./errors.js";
+import { Auth, isLoopback } from "./auth.js";
+import { createApp, listen, type JobsPort, type Started } from "./app.js";
+import type { FleetOverview, JobEvent } from "./wire.js";
+
+export interface ServeOptions {
+  fleetDir: string;
+  port: number;
+  bind: string;
+  /** Runtime state (database, artifacts); default under $XDG_STATE_HOME/hearth, one per fleet. */
+  stateDir?: string;
+  concurrency?: number;
+  /** Passed to `nix build --builders` (Nix's own remote builders). */
+  builders?: string;
+  nixBin?: string;
+  webDir?: string;
+  /**
+   * Tests only: build this small offline flake instead of the host's NixOS system, which cannot
+   * be built on a machine without nixpkgs. Everything else (job, progress, artifacts) is real.
+   */
+  buildStandIn?: { flakeDir: string; attr: string };
+}
+
+export interface Serving extends Started {
+  /** Printed once at first start when a login is required and no admin exists yet. */
+  setupToken?: string;
+  stateDir: string;
+}
+
+export function defaultStateDir(fleetDir: string): string {
+  const base = process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state");
+  return join(base, "hearth", createHash("sha256").update(resolve(fleetDir)).digest("hex").slice(0, 16));
+}
+
+export interface Composed {
+  app: ReturnType<typeof createApp>;
+  db: ReturnType<typeof openDb>;
+  runner: JobRunner;
+  stateDir: string;
+  setupToken?: string;
+  close(): Promise<void>;
+}
+
+/** Everything but the listening socket (tests drive `app.request` in-process). */
+export function composeServer(o: Omit<ServeOptions, "port">): Composed {
+  const stateDir = o.stateDir ?? defaultStateDir(o.fleetDir);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const db = openDb(join(stateDir, "hearth.sqlite"));
+  db.markInterrupted();
+  db.purgeExpired();
+  const bus = new EventEmitter();
+  bus.setMaxListeners(0);
+  const runner = new JobRunner({
+    db,
+    concurrency: o.concurrency ?? 2,
+    artifactsDir: join(stateDir, "artifacts"),
+    ...(o.builders ? { builders: o.builders } : {}),
+    ...(o.nixBin ? { nixBin: o.nixBin } : {}),
+    onEvent: (id: number, e: JobEvent) => bus.emit(`job:${id}`, e),
+  });
+  let nix: FleetOverview["nix"] | undefined;
+  const jobs: JobsPort = {
+    enqueue: (spec) => {
+      try {
+        return db.summary(runner.enqueue(spec))!;
+      } catch (e) {
+        if (e instanceof NixUnavailableError) throw new ApiFailure(503, "no_nix", e.message);
+        if (e instanceof JobRequestError) throw new ApiFailure(422, "invalid", e.message);
+        throw e;
+      }
+    },
+    cancel: (id) => {
+      if (!db.getJob(id)) throw notFound(`job ${id}`);
+      runner.cancel(id);
+      return db.summary(id)!;
+    },
+    get: (id) => db.summary(id),
+    list: (host) => db.listJobs({ ...(host ? { host } : {}), limit: 200 }).map((j) => db.summary(j.id)!),
+    logs: (id) => db.logs(id).map((l) => l.line),
+    lastBuildPerHost: () => db.lastBuildPerHost(),
+    artifactPath: (id, name) => db.artifacts(id).find((a) => a.name === name)?.path,
+    subscribe: (id, listener) => {
+      bus.on(`job:${id}`, listener);
+      return () => bus.off(`job:${id}`, listener);
+    },
+    nix: () => (nix ??= runner.detectNix()),
+  };
+  const auth = new Auth(db, isLoopback(o.bind));
+  const setupToken = auth.setupToken();
+  const app = createApp({
+    fleetDir: resolve(o.fleetDir),
+    auth,
+    jobs,
+    audit: db,
+    ...(o.webDir ? { webDir: o.webDir } : {}),
+    ...(o.buildStandIn ? { buildStandIn: o.buildStandIn } : {}),
+  });
+  return {
+    app,
+    db,
+    runner,
+    stateDir,
+    ...(setupToken ? { setupToken } : {}),
+    // Jobs record their final state, so the database closes after the runner.
+    close: async () => {
+      await runner.close();
+      db.close();
+    },
+  };
+}
+
+export async function startServe(o: ServeOptions): Promise<Serving> {
+  const c = composeServer(o);
+  const started = await listen(c.app, o.port, o.bind);
+  return {
+    ...started,
+    stateDir: c.stateDir,
+    ...(c.setupToken ? { setupToken: c.setupToken } : {}),
+    close: async () => {
+      await started.close();
+      await c.close();
+    },
+  };
+}

@@ -1,0 +1,132 @@
+// The HTTP API client of the web UI: one function per endpoint, typed by the shared wire types.
+import type {
+  ApiError,
+  FleetOverview,
+  HostDetail,
+  HostUpdate,
+  HostUpdateResult,
+  JobEvent,
+  JobSummary,
+  Session,
+} from "../../src/server/wire";
+
+/** A failed request: the HTTP status and the server's ApiError body when it sent one. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ApiError | undefined,
+  ) {
+    super(body?.message ?? `HTTP ${status}`);
+  }
+  get code(): string | undefined {
+    return this.body?.error;
+  }
+}
+
+export type JobWithLogs = JobSummary & { logs: string[] };
+
+let csrf = "";
+const unauthorizedListeners = new Set<(code: string | undefined) => void>();
+
+/** Called with the ApiError code when a request answers 401 (session expired, logged out). */
+export function onUnauthorized(listener: (code: string | undefined) => void): () => void {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
+}
+
+async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (method !== "GET") headers["x-csrf-token"] = csrf;
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  const text = await res.text();
+  let data: unknown;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = undefined;
+  }
+  if (!res.ok) {
+    const err = isApiError(data) ? data : undefined;
+    if (res.status === 401 && path !== "/api/session" && path !== "/api/login" && path !== "/api/setup")
+      for (const l of unauthorizedListeners) l(err?.error);
+    throw new ApiFailure(res.status, err ?? { error: "http", message: `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}` });
+  }
+  return data as T;
+}
+
+function isApiError(x: unknown): x is ApiError {
+  return typeof x === "object" && x !== null && typeof (x as ApiError).message === "string";
+}
+
+/** A readable one-line message for anything a request can throw. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof ApiFailure) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+const enc = encodeURIComponent;
+
+function remember(s: Session): Session {
+  csrf = s.csrf;
+  return s;
+}
+
+export const api = {
+  session: async () => remember(await request<Session>("GET", "/api/session")),
+  login: async (user: string, password: string) => remember(await request<Session>("POST", "/api/login", { user, password })),
+  /** First start on a non-loopback bind: the token printed by `hearth serve` sets the admin password. */
+  setup: async (token: string, user: string, password: string) =>
+    remember(await request<Session>("POST", "/api/setup", { token, user, password })),
+  logout: () => request<unknown>("POST", "/api/logout", {}),
+
+  fleet: (signal?: AbortSignal) => request<FleetOverview>("GET", "/api/fleet", undefined, signal),
+  hostSchema: () => request<unknown>("GET", "/api/schema/host"),
+  templates: () => request<string[]>("GET", "/api/templates"),
+  createHost: (name: string, template: string) => request<HostDetail>("POST", "/api/hosts", { name, template }),
+  host: (name: string, signal?: AbortSignal) => request<HostDetail>("GET", `/api/hosts/${enc(name)}`, undefined, signal),
+  updateHost: (name: string, update: HostUpdate, signal?: AbortSignal) =>
+    request<HostUpdateResult>("PUT", `/api/hosts/${enc(name)}`, update, signal),
+  generateSecrets: () => request<{ created: string[] }>("POST", "/api/secrets/generate", {}),
+
+  build: (hosts: string[], format?: string) =>
+    request<JobSummary[]>("POST", "/api/builds", format ? { hosts, format } : { hosts }),
+  jobs: (host?: string, signal?: AbortSignal) =>
+    request<JobSummary[]>("GET", host ? `/api/jobs?host=${enc(host)}` : "/api/jobs", undefined, signal),
+  job: (id: number, signal?: AbortSignal) => request<JobWithLogs>("GET", `/api/jobs/${id}`, undefined, signal),
+  cancelJob: (id: number) => request<JobSummary>("POST", `/api/jobs/${id}/cancel`, {}),
+  /** Live events of a job; the first is a `state` event with the job as it is now. */
+  jobEvents: (id: number, onEvent: (e: JobEvent, lastEventId: string) => void, onOpen?: () => void, onError?: () => void) => {
+    const source = new EventSource(`/api/jobs/${id}/events`);
+    source.onmessage = (m: MessageEvent<string>) => {
+      try {
+        onEvent(JSON.parse(m.data) as JobEvent, m.lastEventId);
+      } catch {
+        // A malformed event is dropped; the next state event resynchronises.
+      }
+    };
+    if (onOpen) source.onopen = onOpen;
+    if (onError) source.onerror = onError;
+    return source;
+  },
+};
+
+// Session-scoped caches: the schema and templates do not change while the server runs.
+let schemaPromise: Promise<unknown> | undefined;
+export function cachedHostSchema(): Promise<unknown> {
+  schemaPromise ??= api.hostSchema().catch((e: unknown) => {
+    schemaPromise = undefined;
+    throw e;
+  });
+  return schemaPromise;
+}
+
+/** The last fleet overview, so screens that need it (mesh, build formats) show it at once. */
+export const fleetCache: { value?: FleetOverview } = {};

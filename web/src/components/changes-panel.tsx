@@ -1,0 +1,54 @@
+// The editor's side panel: what the change does to the file (the dry run's diff), then
+// Review → Save.
+import type { HostEditor } from "../host-editor";
+import { DiffView } from "./diff-view";
+
+export function ChangesPanel({ editor, file }: { editor: HostEditor; file: string }) {
+  const errors = editor.issues.filter((i) => i.severity === "error" && i.file === file).length;
+  return (
+    <section className={`card changes${editor.reviewing ? " reviewing" : ""}`} data-testid="changes">
+      <h2>Changes</h2>
+      {!editor.dirty ? (
+        <>
+          <p className="muted">No unsaved changes to {file}.</p>
+          <pre className="diff" data-testid="diff" />
+        </>
+      ) : (
+        <>
+          <p className="status-line">
+            {editor.checking ? <span className="muted">checking…</span> : errors > 0 ? <span className="bad-text">{errors === 1 ? "1 error" : `${errors} errors`} in {file}</span> : <span className="good-text">valid</span>}
+            {editor.dryRunError && <span className="bad-text"> · {editor.dryRunError}</span>}
+          </p>
+          {editor.diff !== undefined ? <DiffView diff={editor.diff} /> : <pre className="diff muted" data-testid="diff">{editor.checking ? "computing the diff…" : ""}</pre>}
+          {editor.reviewing ? (
+            <div className="review-step">
+              <p>
+                This diff is what Save writes to <code>{file}</code> (comments are kept).
+              </p>
+              <button type="button" className="primary" data-testid="save" disabled={!editor.canSave} onClick={editor.save}>
+                {editor.saving ? "Saving…" : "Save"}
+              </button>
+              <button type="button" className="subtle" onClick={editor.stopReview}>
+                Keep editing
+              </button>
+            </div>
+          ) : (
+            <div className="review-step">
+              <button type="button" className="primary" data-testid="review" onClick={editor.review}>
+                Review…
+              </button>
+              <button type="button" className="subtle" data-testid="discard" onClick={editor.discard}>
+                Discard
+              </button>
+            </div>
+          )}
+        </>
+      )}
+      {editor.saveError && (
+        <div className="inline-error" role="alert" data-testid="save-error">
+          {editor.saveError}
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,52 @@
+// The hash router: #/ (fleet), #/hosts/NAME, #/jobs/ID, #/mesh. A hash keeps every route on
+// the server's one index.html and survives reloads.
+import { useEffect, useState } from "react";
+
+export type Route =
+  | { screen: "fleet" }
+  | { screen: "host"; name: string }
+  | { screen: "job"; id: number }
+  | { screen: "mesh" }
+  | { screen: "not-found"; hash: string };
+
+/** parseHash("#/hosts/eth-1") → { screen: "host", name: "eth-1" } */
+export function parseHash(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(safeDecode);
+  if (parts.length === 0) return { screen: "fleet" };
+  if (parts[0] === "hosts" && parts.length === 2) return { screen: "host", name: parts[1]! };
+  if (parts[0] === "jobs" && parts.length === 2 && /^\d+$/.test(parts[1]!)) return { screen: "job", id: Number(parts[1]) };
+  if (parts[0] === "mesh" && parts.length === 1) return { screen: "mesh" };
+  return { screen: "not-found", hash };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export const href = {
+  fleet: () => "#/",
+  host: (name: string) => `#/hosts/${encodeURIComponent(name)}`,
+  job: (id: number) => `#/jobs/${id}`,
+  mesh: () => "#/mesh",
+};
+
+export function navigate(to: string): void {
+  window.location.hash = to;
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseHash(window.location.hash));
+  useEffect(() => {
+    const onChange = () => {
+      setRoute(parseHash(window.location.hash));
+      window.scrollTo(0, 0);
+    };
+    window.addEventListener("hashchange", onChange);
+    return () => window.removeEventListener("hashchange", onChange);
+  }, []);
+  return route;
+}
