@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startServe, type Serving } from "../src/server/serve.js";
@@ -85,13 +86,19 @@ describe("web UI in Chromium", { skip: (!existsSync(CHROMIUM) && "needs /usr/bin
     await page.waitForFunction(() => /succeeded|failed|cancelled/.test(document.querySelector("[data-testid=job-state]")?.textContent ?? ""), undefined, { timeout: 120_000 });
     assert.match(await state.innerText(), /succeeded/);
     assert.match(await page.getByTestId("job-progress").first().innerText(), /3\s*\/\s*3/);
+    // Its artifacts download with the recorded sha256, and netboot serves the latest kexec build.
+    const jobs = (await (await fetch(`${server.url}/api/jobs?host=ponkila-ephemeral-beta`)).json()) as { id: number; state: string; artifacts: { name: string; sha256: string; url: string }[] }[];
+    const job = jobs.find((j) => j.state === "succeeded")!;
+    const hello = job.artifacts.find((a) => a.name === "hello.txt")!;
+    const body = Buffer.from(await (await fetch(`${server.url}${hello.url}`)).arrayBuffer());
+    assert.equal(createHash("sha256").update(body).digest("hex"), hello.sha256);
+    assert.equal(await (await fetch(`${server.url}/netboot/ponkila-ephemeral-beta/hello.txt`)).text(), "hello from hearth\n");
+    assert.equal((await fetch(`${server.url}/netboot/ponkila-ephemeral-sigma/netboot.ipxe`)).status, 404, "no build, no netboot");
   });
 });
 
 async function openSection(page: Page, name: string) {
-  const summary = page.locator(`details[data-section="${name}"] > summary, [data-testid="section-${name}"] > summary`).first();
-  if (await summary.count()) {
-    const open = await summary.evaluate((el) => (el.parentElement as HTMLDetailsElement).open);
-    if (!open) await summary.click();
-  }
+  const section = page.getByTestId(`section-${name}`);
+  await section.waitFor();
+  if (!(await section.evaluate((el) => (el as HTMLDetailsElement).open))) await section.locator(":scope > summary").click();
 }

@@ -113,7 +113,11 @@ export interface HostDetail {
   secrets: { key: string; state: SecretStateWire; description: string; readers: string[]; detail?: string; fix?: string }[];
 }
 
-/** PUT /api/hosts/:name body: the changed values; `dryRun` returns the diff without writing. */
+/**
+ * PUT /api/hosts/:name body: the host file's complete values as the form holds them (the
+ * server changes only what differs, keeping comments); `dryRun` returns the diff and findings
+ * without writing.
+ */
 export interface HostUpdate {
   values: unknown;
   dryRun?: boolean;
@@ -125,7 +129,21 @@ export interface HostUpdateResult {
   /** The new file text (comments kept). */
   yaml: string;
   written: boolean;
+  /** Findings for the whole fleet with this change applied (filter by `file` for this host's). */
   issues: WireIssue[];
+}
+
+/** POST /api/login. */
+export interface LoginRequest {
+  user: string;
+  password: string;
+}
+
+/** POST /api/setup: the first admin, with the one-time token the server printed at its first start. */
+export interface SetupRequest {
+  token: string;
+  user: string;
+  password: string;
 }
 
 export interface Session {

@@ -27,7 +27,7 @@ export function setInYaml(text: string, path: (string | number)[], value: unknow
   if (value === undefined || value === null) doc.deleteIn(path);
   else doc.setIn(path, doc.createNode(value));
   // lineWidth 0: never fold the user's long lines (SSH keys) when writing the file back.
-  return doc.toString({ lineWidth: 0 });
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
 
 /** A host file from a template: the template's text with its `name:` line set. */
@@ -56,5 +56,5 @@ export function syncYaml(text: string, values: Record<string, unknown>): string 
     }
   };
   walk([], current, values);
-  return doc.toString({ lineWidth: 0 });
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }

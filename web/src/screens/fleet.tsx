@@ -42,17 +42,26 @@ export function FleetScreen() {
       </div>
       {!!fleet.error && <div className="banner bad">Could not load the fleet: {errorMessage(fleet.error)}</div>}
       {data && <NixBanner nix={data.nix} />}
-      {data && data.issues.length > 0 && (
-        <details className="banner-issues" data-testid="fleet-issues" open={data.issues.length <= 5}>
-          <summary className={data.valid ? "warn" : "bad"}>
-            {data.valid ? "The fleet is valid, with findings" : "The fleet is not valid"}: {data.issues.filter((i) => i.severity === "error").length} errors,{" "}
-            {data.issues.filter((i) => i.severity === "warning").length} warnings
-          </summary>
-          <IssueList issues={data.issues} />
-        </details>
-      )}
+      {data && data.issues.length > 0 && <FleetIssues fleet={data} />}
       {data && <HostTable fleet={data} onChanged={fleet.reload} />}
     </div>
+  );
+}
+
+/** Fleet-level findings; a long list starts closed and is only drawn once opened. */
+function FleetIssues({ fleet }: { fleet: FleetOverview }) {
+  const [open, setOpen] = useState(fleet.issues.length <= 5);
+  const errors = fleet.issues.filter((i) => i.severity === "error").length;
+  const shown = fleet.issues.slice(0, 500);
+  return (
+    <details className="banner-issues" data-testid="fleet-issues" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary className={fleet.valid ? "warn" : "bad"}>
+        {fleet.valid ? "The fleet is valid, with findings" : "The fleet is not valid"}: {errors} {errors === 1 ? "error" : "errors"}, {fleet.issues.length - errors}{" "}
+        {fleet.issues.length - errors === 1 ? "warning" : "warnings"}
+      </summary>
+      {open && <IssueList issues={shown} />}
+      {open && shown.length < fleet.issues.length && <p className="muted small">… and {fleet.issues.length - shown.length} more; `hearth validate` lists them all.</p>}
+    </details>
   );
 }
 
