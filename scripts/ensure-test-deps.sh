@@ -3,8 +3,9 @@
 set -euo pipefail
 need=()
 # command → Debian package that provides it
-for pair in nix-instantiate:nix-bin age:age age-keygen:age ssh-keygen:openssh-client wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping sqlite3:sqlite3 chromium:chromium; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+for pair in nix-instantiate:nix-bin age:age age-keygen:age ssh-keygen:openssh-client wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping sqlite3:sqlite3 chromium:chromium /usr/sbin/sshd:openssh-server /usr/sbin/mkfs.btrfs:btrfs-progs /usr/sbin/cryptsetup:cryptsetup; do
+  cmd="${pair%%:*}"
+  if [[ "$cmd" == /* ]]; then [ -x "$cmd" ] || need+=("${pair#*:}"); else command -v "$cmd" >/dev/null 2>&1 || need+=("${pair#*:}"); fi
 done
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u | sed '/^$/d')
 if [ ${#need[@]} -gt 0 ]; then

@@ -10,6 +10,7 @@ import { REPO_ROOT, validateFleetDir } from "../node/fleet-dir.js";
 import { CliError, err, out, planFor, reportIssues, validated, writeMeshAddresses } from "./common.js";
 import { registerMesh } from "./mesh.js";
 import { registerServe } from "./serve.js";
+import { registerDeploy } from "./deploy.js";
 import { registerInit, registerSecrets } from "./secrets.js";
 import { applyChanges, compareFiles, unifiedDiff } from "../node/apply-files.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
@@ -160,6 +161,7 @@ registerSecrets(program);
 registerMesh(program);
 registerInit(program);
 registerServe(program);
+registerDeploy(program);
 
 const templateNames = (dir: string): string[] =>
   readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => f.replace(/\.yaml$/, ""));

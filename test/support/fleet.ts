@@ -33,8 +33,11 @@ export function writeFleet(files: Record<string, string>): string {
 // A HOME of its own, so no identity of the person running the tests is ever picked up.
 const TEST_HOME = mkdtempSync(join(tmpdir(), "hearth-home-"));
 
-export function hearth(args: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, "bin/hearth.js"), ...args], {
+export function hearth(args: string[], opts: { input?: string; env?: Record<string, string>; netns?: string } = {}) {
+  // In a test namespace, hearth runs as an admin machine on the test network would.
+  const argv = [process.execPath, join(REPO_ROOT, "bin/hearth.js"), ...args];
+  const [cmd, ...rest] = opts.netns ? ["ip", "netns", "exec", opts.netns, ...argv] : argv;
+  const r = spawnSync(cmd!, rest, {
     encoding: "utf8",
     input: opts.input,
     env: { ...process.env, HOME: TEST_HOME, XDG_CONFIG_HOME: join(TEST_HOME, ".config"), HEARTH_IDENTITY: "", ...opts.env },

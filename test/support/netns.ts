@@ -85,6 +85,11 @@ export class TestNet {
     for (const r of routes) tryRun("ip", ["-n", ns, "route", "replace", r, "dev", ifname]);
   }
 
+  /** Kill this process with the namespaces. */
+  adopt(p: ChildProcess): void {
+    this.daemons.push(p);
+  }
+
   exec(ns: string, cmd: string, args: string[]) {
     return tryRun("ip", ["netns", "exec", ns, cmd, ...args]);
   }
@@ -123,4 +128,46 @@ export function splitWgQuick(conf: string): { wg: string; addresses: string[]; r
   return { wg: wg.join("\n") + "\n", addresses, routes };
 }
 
+export const haveSshd = () => process.getuid?.() === 0 && existsSync("/usr/sbin/sshd") && tryRun("ip", ["netns", "list"]).ok;
+
 export const haveNetns = () => process.getuid?.() === 0 && existsSync("/usr/bin/wireguard-go") && tryRun("ip", ["netns", "list"]).ok;
+
+/**
+ * An OpenSSH server (Debian's sshd) inside a test namespace, presenting `hostKey` (the private
+ * key file hearth generated) and accepting `authorizedKey`; `forceCommand` stands in for what a
+ * special-purpose server runs (the initrd's password prompt).
+ */
+export async function startSshd(net: TestNet, ns: string, o: { address: string; port: number; hostKey: Buffer; authorizedKey: string; forceCommand?: string }): Promise<{ stop(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), "hearth-sshd-"));
+  writeFileSync(join(dir, "host_key"), o.hostKey, { mode: 0o600 });
+  writeFileSync(join(dir, "authorized_keys"), o.authorizedKey + "\n", { mode: 0o600 });
+  writeFileSync(
+    join(dir, "sshd_config"),
+    [
+      `Port ${o.port}`,
+      `ListenAddress ${o.address}`,
+      `HostKey ${join(dir, "host_key")}`,
+      `PidFile ${join(dir, "sshd.pid")}`,
+      `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
+      "PermitRootLogin prohibit-password",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      "StrictModes no",
+      ...(o.forceCommand ? [`ForceCommand ${o.forceCommand}`] : []),
+    ].join("\n") + "\n",
+  );
+  execFileSync("mkdir", ["-p", "/run/sshd"]);
+  const d = spawn("ip", ["netns", "exec", ns, "/usr/sbin/sshd", "-D", "-e", "-f", join(dir, "sshd_config")], { stdio: "ignore" });
+  net.adopt(d);
+  for (let i = 0; i < 100; i++) {
+    if (net.exec(ns, "bash", ["-c", `exec 3<>/dev/tcp/${o.address}/${o.port}`]).ok) break;
+    await sleep(50);
+  }
+  return {
+    stop: () => {
+      d.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,170 @@
+// Commands that change machines: `hearth prepare` (disks and secrets of a RAM-booted host, seed
+// 000's manual steps) and `hearth unlock` (LUKS over the initrd's SSH). Each prints exactly what
+// it would run with --dry-run, runs named phases alone with --phases, and gathers facts first.
+import { Command } from "commander";
+import { createInterface } from "node:readline";
+import { resolve } from "node:path";
+import { CliError, err, out } from "./common.js";
+import { identities, loadStore, wrap } from "./secrets.js";
+import { planPrepare, PREPARE_PHASES, type Phase } from "../core/deploy/prepare.js";
+import { escapeShellArg } from "../core/plan/shell.js";
+import { gatherFacts, hostTarget, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
+import { explainSsh, remoteCommand, SshSession } from "../node/deploy/ssh.js";
+import { show } from "../node/secrets/store.js";
+
+const targetOptions = (c: Command) =>
+  c
+    .option("-f, --fleet <dir>", "fleet directory", ".")
+    .option("--address <addr>", "connect here instead of the host's static address")
+    .option("--port <n>", "SSH port")
+    .option("--user <name>", "login user (not root: commands run with sudo -n)")
+    .option("-J, --jump <spec>", "jump host, as ssh -J takes it")
+    .option("--ssh-key <file>", "private key to log in with")
+    .option("-i, --identity <file...>", "admin age identity, to decrypt what the host needs")
+    .option("--dry-run", "print exactly what would run; change nothing")
+    .option("--phases <list>", "run only these named phases, comma-separated");
+
+interface ConnOpts {
+  fleet: string;
+  address?: string;
+  port?: string;
+  user?: string;
+  jump?: string;
+  sshKey?: string;
+  dryRun?: boolean;
+  phases?: string;
+  identity?: string[];
+}
+
+const tOpts = (o: ConnOpts): TargetOptions => ({
+  ...(o.address ? { address: o.address } : {}),
+  ...(o.port ? { port: Number(o.port) } : {}),
+  ...(o.user ? { user: o.user } : {}),
+  ...(o.jump ? { jump: o.jump } : {}),
+  ...(o.sshKey ? { identityFile: resolve(o.sshKey) } : {}),
+});
+
+function selectPhases<T extends string>(all: readonly T[], list?: string): Set<T> {
+  if (!list) return new Set(all);
+  const wanted = list.split(",").map((s) => s.trim()).filter(Boolean);
+  const bad = wanted.filter((w) => !all.includes(w as T));
+  if (bad.length) throw new CliError(`unknown phase(s) ${bad.join(", ")}; phases: ${all.join(", ")}`, 2);
+  return new Set(wanted as T[]);
+}
+
+async function ask(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  return new Promise((ok) => rl.question(question, (a) => (rl.close(), ok(a.trim()))));
+}
+
+export function registerDeploy(program: Command): void {
+  targetOptions(
+    program
+      .command("prepare")
+      .description("format a RAM-booted host's btrfs disks by id, create its subvolumes and place its SSH host key, over SSH on any Linux")
+      .argument("<host>", "host name")
+      .option("--confirm <host>", "the host's name, typed back, for runs without a terminal"),
+  ).action(
+    wrap(async (name: string, o: ConnOpts & { confirm?: string }) => {
+      const store = loadStore(o.fleet);
+      const host = store.fleet.hosts.get(name);
+      if (!host) throw new CliError(`no host '${name}' in the fleet`);
+      const phases = selectPhases(PREPARE_PHASES, o.phases);
+      const target = hostTarget(store.fleet, store.manifest, name, tOpts(o));
+      const ssh = new SshSession(target);
+      try {
+        const facts = o.dryRun ? undefined : await gatherFacts(ssh);
+        if (facts && facts.uid !== 0 && !facts.sudo) throw new CliError(`${target.user} on ${name} is not root and has no passwordless sudo; log in as root or allow sudo -n`);
+        const plan = planPrepare(name, host, store.planned, facts ? { devices: facts.devices } : undefined);
+        if (plan.problems.length) throw new CliError(plan.problems.join("\n"));
+        const chosen = plan.phases.filter((p) => phases.has(p.name));
+        if (facts) out(`${name} at ${target.address}: ${facts.arch}, ${Math.round(facts.memKiB / 1024)} MiB RAM, ${facts.devices.size} disk name(s) by id${facts.nixos ? ", NixOS" : ""}`);
+        printPlan(chosen, ssh);
+        if (o.dryRun) return;
+        if (chosen.some((p) => p.destructive)) {
+          const typed = o.confirm ?? (process.stdin.isTTY ? await ask(`This erases the disks listed above. Type the host's name (${name}) to continue: `) : "");
+          if (typed !== name) throw new CliError(`not confirmed (expected '${name}'); nothing was changed`);
+        }
+        const ids = chosen.some((p) => p.steps.some((s) => s.stdinSecret)) ? await identities(o.identity) : [];
+        for (const phase of chosen) {
+          out(`phase ${phase.name}`);
+          for (const step of phase.steps) {
+            const secret = step.stdinSecret ? await show(store, step.stdinSecret, ids) : undefined;
+            const r = await ssh.run(remoteCommand(target, step.argv), secret ? { stdin: secret } : {});
+            secret?.fill(0);
+            if (r.code !== 0) throw new CliError(`phase ${phase.name}, ${step.what}: failed on ${name}: ${explainSsh(r, target)}`);
+            out(`  ok  ${step.what}`);
+          }
+        }
+        out(`${name} is prepared: ${chosen.map((p) => p.name).join(", ")}`);
+      } finally {
+        ssh.close();
+      }
+    }),
+  );
+
+  targetOptions(
+    program
+      .command("unlock")
+      .description("unlock a host's encrypted disks over its initrd SSH server; the passphrase comes from hearth's secrets or a prompt, never echoed, logged or put in argv"),
+  )
+    .argument("<host>", "host name")
+    .option("--prompt", "type the passphrase instead of decrypting hearth's luks-passphrase secret")
+    .action(
+      wrap(async (name: string, o: ConnOpts & { prompt?: boolean }) => {
+        const store = loadStore(o.fleet);
+        const target = initrdTarget(store.fleet, store.manifest, name, tOpts(o));
+        const ssh = new SshSession(target);
+        try {
+          out(`would run: ${ssh.argv("").slice(0, -1).map(escapeShellArg).join(" ")}  (passphrase on stdin)`);
+          if (o.dryRun) return;
+          const pass = o.prompt || !store.manifest.secrets[`hosts/${name}/luks-passphrase`] ? await promptHidden(`passphrase for ${name}: `) : await show(store, `hosts/${name}/luks-passphrase`, await identities(o.identity));
+          const input = Buffer.concat([pass, Buffer.from("\n")]);
+          pass.fill(0);
+          const r = await ssh.run("", { stdin: input, timeoutMs: 60_000, holdStdin: true });
+          input.fill(0);
+          if (r.code !== 0) {
+            // What the prompt said (a wrong passphrase, a missing device), minus anything typed.
+            const said = r.stdout.replace(/\r/g, "").split("\n").map((l) => l.trim()).filter(Boolean).slice(-3).join(" / ");
+            throw new CliError(`unlock of ${name} failed: ${explainSsh(r, target)}${said ? ` (the host said: ${said})` : ""}`);
+          }
+          out(`${name} unlocked; it continues booting`);
+        } finally {
+          ssh.close();
+        }
+      }),
+    );
+}
+
+function printPlan(phases: Phase[], ssh: SshSession): void {
+  const prefix = ssh.argv("").slice(0, -1).map(escapeShellArg).join(" ");
+  out(`via: ${prefix} COMMAND`);
+  for (const p of phases) {
+    out(`phase ${p.name}${p.destructive ? " (destroys data)" : ""}:`);
+    for (const s of p.steps) out(`  ${remoteCommand(ssh.target, s.argv)}${s.stdinSecret ? `   < ${s.stdinSecret} (decrypted in memory, on stdin)` : ""}`);
+  }
+}
+
+async function promptHidden(q: string): Promise<Buffer> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.from(Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, ""));
+  }
+  err(q);
+  process.stdin.setRawMode(true);
+  const chars: number[] = [];
+  for await (const c of process.stdin) {
+    for (const b of c as Buffer) {
+      if (b === 13 || b === 10) {
+        process.stdin.setRawMode(false);
+        err("");
+        return Buffer.from(chars);
+      }
+      if (b === 3) throw new CliError("cancelled");
+      if (b === 127) chars.pop();
+      else chars.push(b);
+    }
+  }
+  return Buffer.from(chars);
+}

@@ -1,0 +1,180 @@
+// hearth prepare and hearth unlock against test hosts: network namespaces running Debian's
+// sshd with the host keys hearth generated, and loop devices as disks. prepare makes a real
+// btrfs with the subvolumes and places the host key (checked by mounting it afterwards);
+// unlock opens a real LUKS volume through an SSH session whose forced command asks for the
+// passphrase the way the initrd does.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseDocument } from "yaml";
+import { FLEET_YAML, addTestAdmin, hearth, readyExample, writeFleet } from "./support/fleet.js";
+import { TestNet, haveSshd, startSshd } from "./support/netns.js";
+
+const sh = (cmd: string, args: string[], input?: Buffer | string) => execFileSync(cmd, args, { stdio: ["pipe", "pipe", "pipe"], ...(input !== undefined ? { input } : {}) }).toString();
+const decrypt = (identity: string, file: string) => execFileSync("age", ["-d", "-i", identity, file]);
+
+/** A loop device of `mb` MiB, with a /dev/disk/by-id name as the fleet files require. */
+function loopDisk(tag: string, mb: number): { dev: string; byId: string; drop(): void } {
+  const img = join(mkdtempSync(join(tmpdir(), "hearth-disk-")), "disk.img");
+  sh("truncate", ["-s", `${mb}M`, img]);
+  const dev = sh("losetup", ["-f", "--show", img]).trim();
+  const byId = `/dev/disk/by-id/hearth-test-${process.pid}-${tag}`;
+  sh("mkdir", ["-p", "/dev/disk/by-id"]);
+  symlinkSync(dev, byId);
+  return {
+    dev,
+    byId,
+    drop: () => {
+      spawnSync("umount", [dev]);
+      try {
+        unlinkSync(byId);
+      } catch {}
+      spawnSync("losetup", ["-d", dev]);
+      rmSync(img, { force: true });
+    },
+  };
+}
+
+function sshKeyPair(): { file: string; pub: string } {
+  const dir = mkdtempSync(join(tmpdir(), "hearth-key-"));
+  sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "test-admin", "-f", join(dir, "id")]);
+  return { file: join(dir, "id"), pub: readFileSync(join(dir, "id.pub"), "utf8").trim() };
+}
+
+function addAdminSshKey(dir: string, pub: string) {
+  const doc = parseDocument(readFileSync(join(dir, "fleet.yaml"), "utf8"));
+  const admin = String((doc.get("admins") as any).items[0].key);
+  const keys = (doc.getIn(["admins", admin, "sshKeys"]) as any)?.toJSON?.() ?? [];
+  doc.setIn(["admins", admin, "sshKeys"], [...keys, pub]);
+  writeFileSync(join(dir, "fleet.yaml"), doc.toString({ lineWidth: 0 }));
+}
+
+describe("prepare and unlock over SSH", { skip: !haveSshd() && "needs root, ip netns and openssh-server" }, () => {
+  let net: TestNet;
+  let admin: string;
+  const run = (args: string[], opts: { input?: string } = {}) => hearth(args, { ...opts, netns: admin });
+  const drops: (() => void)[] = [];
+  const stops: (() => void)[] = [];
+  before(() => {
+    net = new TestNet("192.168.78.0/24");
+    admin = net.host("admin", "192.168.78.2");
+  });
+  after(() => {
+    stops.forEach((s) => s());
+    net?.destroy();
+    drops.forEach((d) => d());
+  });
+
+  test("prepare: refuses without the name typed back; makes btrfs, subvolumes and places the host key", async () => {
+    const disk = loopDisk("stake", 300);
+    drops.push(disk.drop);
+    const host = `ephemeral: true
+storage:
+  volumes:
+    data:
+      type: btrfs
+      format: false
+      devices: [${disk.byId}]
+      subvolumes:
+        secrets: { mountpoint: /var/mnt/secrets }
+        lighthouse: { mountpoint: /var/mnt/lighthouse }
+network:
+  interface: eth0
+  dhcp: false
+  addresses: [192.168.78.11/24]
+`;
+    const dir = writeFleet({ "fleet.yaml": FLEET_YAML, "hosts/stake.yaml": host });
+    const key = sshKeyPair();
+    addAdminSshKey(dir, key.pub);
+    const { identity } = await addTestAdmin(dir);
+    assert.equal(hearth(["secrets", "generate", "-f", dir]).code, 0);
+    const hostKey = decrypt(identity, join(dir, "secrets/hosts/stake/ssh-host-key.age"));
+    const ns = net.host("stake", "192.168.78.11");
+    stops.push((await startSshd(net, ns, { address: "192.168.78.11", port: 22, hostKey, authorizedKey: key.pub })).stop);
+    const args = ["prepare", "stake", "-f", dir, "--ssh-key", key.file, "-i", identity];
+
+    const dry = run([...args, "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /StrictHostKeyChecking=yes/);
+    assert.match(dry.stdout, new RegExp(`mkfs\\.btrfs -f -L data ${disk.byId.replace(/\//g, "\\/")}`));
+    assert.match(dry.stdout, /< hosts\/stake\/ssh-host-key \(decrypted in memory, on stdin\)/);
+
+    const refused = run([...args, "--confirm", "stak"]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /not confirmed \(expected 'stake'\); nothing was changed/);
+    assert.equal(spawnSync("blkid", [disk.dev]).status, 2, "still no filesystem");
+
+    const r = run([...args, "--confirm", "stake"]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /stake at 192\.168\.78\.11: x86_64/);
+    assert.match(r.stdout, /stake is prepared: check, format, subvolumes, secrets/);
+    // Mount it here and look.
+    const mnt = mkdtempSync(join(tmpdir(), "hearth-mnt-"));
+    sh("mount", ["-t", "btrfs", disk.dev, mnt]);
+    try {
+      const subvols = sh("btrfs", ["subvolume", "list", mnt]);
+      assert.match(subvols, /path secrets$/m);
+      assert.match(subvols, /path lighthouse$/m);
+      const placed = join(mnt, "secrets/ssh_host_ed25519_key");
+      assert.equal(statSync(placed).mode & 0o777, 0o600);
+      assert.deepEqual(readFileSync(placed), hostKey, "the key hearth generated, as the host will read it");
+      assert.equal(sh("blkid", ["-s", "LABEL", "-o", "value", disk.dev]).trim(), "data");
+    } finally {
+      sh("umount", [mnt]);
+    }
+    // Only the secrets phase, again: idempotent, nothing formatted.
+    writeFileSync(join(mnt, "x"), "");
+    assert.equal(run([...args, "--phases", "secrets"]).code, 0);
+    assert.equal(run([...args, "--phases", "nope"]).code, 2);
+  });
+
+  test("the host key is pinned: a machine with another key at the address is refused", async () => {
+    const { dir, identity } = await readyExample("homestaking");
+    const key = sshKeyPair();
+    addAdminSshKey(dir, key.pub);
+    const ns = net.host("imposter", "192.168.78.13");
+    const other = sshKeyPair();
+    stops.push((await startSshd(net, ns, { address: "192.168.78.13", port: 22, hostKey: readFileSync(other.file), authorizedKey: key.pub })).stop);
+    const r = run(["prepare", "ponkila-ephemeral-sigma", "-f", dir, "--address", "192.168.78.13", "--ssh-key", key.file, "-i", identity, "--confirm", "ponkila-ephemeral-sigma"]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /did not present ponkila-ephemeral-sigma's pinned host key/);
+  });
+
+  test("unlock: the passphrase from hearth's secrets opens a real LUKS volume through the initrd-style SSH prompt", async () => {
+    const { dir, identity } = await readyExample("pi-cluster");
+    const key = sshKeyPair();
+    addAdminSshKey(dir, key.pub);
+    const disk = loopDisk("luks", 64);
+    drops.push(disk.drop);
+    const pass = decrypt(identity, join(dir, "secrets/hosts/pi-alpha/luks-passphrase.age"));
+    sh("cryptsetup", ["luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file=-", disk.dev], pass);
+    const mapper = `hearth-t${process.pid}`;
+    drops.unshift(() => spawnSync("cryptsetup", ["close", mapper]));
+    // Like the initrd's password agent: no echo, one line, then the disk opens. Where the kernel
+    // has no device-mapper (this sandbox's has none), cryptsetup checks the passphrase against
+    // the real LUKS key slot without mapping it, and the script records the unlock.
+    const dm = spawnSync("dmsetup", ["version"]).status === 0;
+    const work = mkdtempSync(join(tmpdir(), "hearth-unlock-"));
+    const script = join(work, "ask.sh");
+    const open = dm ? `cryptsetup open --key-file=- ${disk.dev} ${mapper}` : `cryptsetup open --test-passphrase --key-file=- ${disk.dev}`;
+    writeFileSync(script, `#!/bin/bash\nstty -echo 2>/dev/null\nIFS= read -r p\nprintf %s "$p" | ${open} && touch ${work}/unlocked && echo unlocked\n`, { mode: 0o755 });
+    const unlocked = () => (dm ? existsSync(`/dev/mapper/${mapper}`) : existsSync(join(work, "unlocked")));
+    const initrdKey = decrypt(identity, join(dir, "secrets/hosts/pi-alpha/initrd-ssh-host-key.age"));
+    const ns = net.host("alpha", "192.168.78.12");
+    stops.push((await startSshd(net, ns, { address: "192.168.78.12", port: 2222, hostKey: initrdKey, authorizedKey: key.pub, forceCommand: script })).stop);
+    const args = ["unlock", "pi-alpha", "-f", dir, "--address", "192.168.78.12", "--ssh-key", key.file];
+
+    const wrong = run([...args, "--prompt"], { input: "not the passphrase\n" });
+    assert.notEqual(wrong.code, 0);
+    assert.ok(!unlocked(), "a wrong passphrase opens nothing");
+    assert.match(wrong.stderr, /unlock of pi-alpha failed/);
+    const r = run([...args, "-i", identity]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /pi-alpha unlocked/);
+    assert.ok(unlocked(), "the LUKS volume accepted the passphrase");
+    for (const text of [r.stdout, r.stderr, wrong.stdout, wrong.stderr]) assert.ok(!text.includes(pass.toString()), "the passphrase is never printed");
+  });
+});
