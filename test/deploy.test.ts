@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { FLEET_YAML, addTestAdmin, hearth, readyExample, writeFleet } from "./support/fleet.js";
 import { TestNet, haveSshd, startSshd } from "./support/netns.js";
+import { REPO_ROOT as REPO } from "../src/node/fleet-dir.js";
 
 const sh = (cmd: string, args: string[], input?: Buffer | string) => execFileSync(cmd, args, { stdio: ["pipe", "pipe", "pipe"], ...(input !== undefined ? { input } : {}) }).toString();
 const decrypt = (identity: string, file: string) => execFileSync("age", ["-d", "-i", identity, file]);
@@ -176,5 +177,76 @@ network:
     assert.match(r.stdout, /pi-alpha unlocked/);
     assert.ok(unlocked(), "the LUKS volume accepted the passphrase");
     for (const text of [r.stdout, r.stderr, wrong.stdout, wrong.stderr]) assert.ok(!text.includes(pass.toString()), "the passphrase is never printed");
+  });
+});
+
+describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs root, ip netns and openssh-server" }, () => {
+  let net: TestNet;
+  let admin: string;
+  const stops: (() => void)[] = [];
+  after(() => {
+    stops.forEach((s) => s());
+    net?.destroy();
+  });
+
+  /** A NixOS-like test host: sshd with the hearth host key, a stand-in systemctl, a system profile. */
+  async function updateHost(i: number) {
+    const { dir, identity } = await readyExample("pi-cluster");
+    const key = sshKeyPair();
+    addAdminSshKey(dir, key.pub);
+    const work = mkdtempSync(join(tmpdir(), "hearth-gen-"));
+    const state = join(work, "state");
+    sh("mkdir", ["-p", state, join(work, "bin")]);
+    // Stand-in systemctl (named so): reports what the active stand-in generation left behind.
+    writeFileSync(join(work, "bin/systemctl"), `#!/bin/sh\n# stand-in for systemctl on a test host\ncase "$1" in\n  is-system-running) s=$(cat ${state}/state 2>/dev/null || echo running); echo "$s"; [ "$s" = running ];;\n  --failed) cat ${state}/failed 2>/dev/null; true;;\nesac\n`, { mode: 0o755 });
+    // The stand-in generations, built by the real Nix.
+    const flake = join(work, "flake");
+    sh("mkdir", ["-p", flake]);
+    writeFileSync(join(flake, "flake.nix"), readFileSync(join(REPO, "test/fixtures/generations/flake.nix")));
+    writeFileSync(join(flake, "params.nix"), `{ nonce = "${Date.now()}-${i}-${Math.random()}"; stateDir = "${state}"; }\n`);
+    const build = (attr: string) => JSON.parse(sh("nix", ["build", `path:${flake}#${attr}`, "--no-link", "--json", "--extra-experimental-features", "nix-command flakes"], undefined))[0].outputs.out as string;
+    const gens = { good: build("good"), good2: build("good2"), degraded: build("degraded"), cutoff: build("cutoff") };
+    const profile = join(work, "profile", "system");
+    sh("mkdir", ["-p", join(work, "profile")]);
+    const addr = `192.168.79.${10 + i}`;
+    const ns = net.host(`u${i}`, addr);
+    const hostKey = decrypt(identity, join(dir, "secrets/hosts/pi-beta/ssh-host-key.age"));
+    stops.push((await startSshd(net, ns, { address: addr, port: 22, hostKey, authorizedKey: key.pub, path: `${join(work, "bin")}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin` })).stop);
+    // First generation, as an install would leave it.
+    sh("ip", ["netns", "exec", ns, "sh", "-c", `nix-env -p ${profile} --set ${gens.good} && ${gens.good}/bin/switch-to-configuration switch`]);
+    const deploy = (system: string, extra: string[] = []) =>
+      hearth(["deploy", "pi-beta", "-f", dir, "--address", addr, "--ssh-key", key.file, "--system", system, "--profile", profile, "--confirm-timeout", "4", "--health-timeout", "5", "--wait-timeout", "8", ...extra], { netns: admin });
+    const current = () => readFileSync(join(state, "current"), "utf8").trim();
+    const generation = () => sh("readlink", [profile]).trim();
+    return { deploy, current, generation, gens, state };
+  }
+
+  before(() => {
+    net = new TestNet("192.168.79.0/24");
+    admin = net.host("admin", "192.168.79.2");
+  });
+
+  test("a healthy update is confirmed; a failing health check is rolled back; so is a host that stops answering", async () => {
+    const h = await updateHost(1);
+    assert.equal(h.current(), "good");
+    const ok = h.deploy(h.gens.good2);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /pi-beta\s+update\s+deployed/);
+    assert.equal(h.current(), "good2");
+    const gen2 = h.generation();
+
+    const bad = h.deploy(h.gens.degraded);
+    assert.notEqual(bad.code, 0, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, /pi-beta\s+update\s+rolled back .*health check failed \(failed units: lighthouse\.service\); rolled back to/);
+    assert.equal(h.current(), "good2", "back on the previous generation, which was switched to again");
+    assert.equal(h.generation(), gen2);
+
+    const cut = h.deploy(h.gens.cutoff);
+    assert.notEqual(cut.code, 0, cut.stdout + cut.stderr);
+    assert.match(cut.stdout, /pi-beta\s+update\s+rolled back .*stopped answering (during|after) activation;? (and )?the host rolled itself back/);
+    assert.equal(h.current(), "good2", "the watchdog switched back, which brought the network up again");
+    assert.equal(h.generation(), gen2);
+    // And it answers again.
+    assert.equal(h.deploy(h.gens.good2, ["--phases", "build,copy"]).code, 0);
   });
 });

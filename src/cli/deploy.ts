@@ -11,6 +11,25 @@ import { escapeShellArg } from "../core/plan/shell.js";
 import { gatherFacts, hostTarget, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
 import { explainSsh, remoteCommand, SshSession } from "../node/deploy/ssh.js";
 import { show } from "../node/secrets/store.js";
+import { spawn } from "node:child_process";
+import { planHost } from "../core/plan/host.js";
+import { planMesh } from "../core/mesh/plan.js";
+import {
+  activateScript,
+  buildArgv,
+  checkDeployable,
+  confirmScript,
+  DEPLOY_PHASES,
+  deployOrder,
+  HEALTH_SCRIPT,
+  kexecScript,
+  rollbackScript,
+  SYSTEM_PROFILE,
+  unpackKexecScript,
+  type DeployKind,
+  type DeployOptions,
+} from "../core/deploy/deploy.js";
+import { deployMany, type HostJob } from "../node/deploy/deploy.js";
 
 const targetOptions = (c: Command) =>
   c
@@ -167,4 +186,96 @@ async function promptHidden(q: string): Promise<Buffer> {
     }
   }
   return Buffer.from(chars);
+}
+
+export function registerDeployCommand(program: Command): void {
+  targetOptions(
+    program
+      .command("deploy")
+      .description("deploy hosts: kexec RAM-booted ones, install new ones (nixos-anywhere), update running ones with automatic rollback")
+      .argument("<hosts...>", "host names")
+      .option("--install", "first installation with nixos-anywhere (the machine runs any Linux or an installer)")
+      .option("--system <path>", "deploy this already-built store path instead of building")
+      .option("--profile <path>", "system profile on the target", SYSTEM_PROFILE)
+      .option("--confirm-timeout <s>", "seconds before an unconfirmed activation rolls itself back", "60")
+      .option("--health-timeout <s>", "seconds the health check may take", "60")
+      .option("--wait-timeout <s>", "seconds to wait for a host to answer", "120")
+      .option("--jobs <n>", "hosts deployed at once", "4")
+      .option("--json", "print events and results as JSON lines"),
+  ).action(
+    wrap(async (names: string[], o: ConnOpts & { install?: boolean; system?: string; profile: string; confirmTimeout: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean }) => {
+      const store = loadStore(o.fleet);
+      const flakeDir = resolve(o.fleet, "flake");
+      const opts: DeployOptions = { flakeDir, profile: o.profile, confirmTimeout: Number(o.confirmTimeout) };
+      const phases = o.phases ? selectPhases(DEPLOY_PHASES, o.phases) : undefined;
+      if (names.length > 1 && (o.address || o.system)) throw new CliError("--address and --system name one host; deploy one host at a time with them", 2);
+      const jobs: HostJob[] = [];
+      const mesh = planMesh(store.fleet);
+      for (const name of names) {
+        const host = store.fleet.hosts.get(name);
+        if (!host) throw new CliError(`no host '${name}' in the fleet`);
+        const kind: DeployKind = host.ephemeral ? "kexec" : o.install ? "install" : "update";
+        const problem = checkDeployable(name, host, kind);
+        if (problem) throw new CliError(problem);
+        const dependsOn = planHost(store.fleet, name, mesh).dependsOn;
+        jobs.push({ name, kind, target: hostTarget(store.fleet, store.manifest, name, tOpts(o)), dependsOn, ...(o.system ? { systemPath: o.system } : {}) });
+      }
+      if (o.dryRun) {
+        const { waves } = deployOrder(names, (n) => jobs.find((j) => j.name === n)!.dependsOn.filter((d) => names.includes(d)));
+        waves.forEach((w, i) => out(`wave ${i + 1}: ${w.join(", ")}`));
+        for (const j of jobs) printDeployPlan(j, opts, store);
+        return;
+      }
+      for (const j of jobs.filter((j) => j.kind === "install")) {
+        if (!(await commandExists("nixos-anywhere"))) throw new CliError(`installing ${j.name} needs nixos-anywhere: nix profile install github:nix-community/nixos-anywhere (or run --dry-run for the exact command)`);
+      }
+      const results = await deployMany(jobs, {
+        ...opts,
+        waitTimeout: Number(o.waitTimeout),
+        healthTimeout: Number(o.healthTimeout),
+        concurrency: Math.max(1, Number(o.jobs) || 1),
+        ...(phases ? { phases: new Set<string>(phases) } : {}),
+        emit: (e) => (o.json ? out(JSON.stringify({ event: e })) : out(`${e.host}  ${e.phase.padEnd(8)} ${e.status.padEnd(5)} ${e.message}`)),
+      });
+      if (o.json) for (const r of results) out(JSON.stringify({ result: r }));
+      else {
+        const w = Math.max(4, ...results.map((r) => r.host.length));
+        out(`\n${"HOST".padEnd(w)}  ${"KIND".padEnd(7)} ${"OUTCOME".padEnd(12)} ${"TIME".padStart(6)}  DETAIL`);
+        for (const r of results) out(`${r.host.padEnd(w)}  ${r.kind.padEnd(7)} ${r.outcome.padEnd(12)} ${r.seconds.toFixed(1).padStart(5)}s  ${r.detail}`);
+      }
+      if (results.some((r) => r.outcome !== "deployed")) throw new CliError("", 1);
+    }),
+  );
+}
+
+function printDeployPlan(j: HostJob, o: DeployOptions, store: ReturnType<typeof loadStore>): void {
+  const ssh = new SshSession(j.target);
+  try {
+    const via = ssh.argv("").slice(0, -1).map(escapeShellArg).join(" ");
+    out(`${j.name} (${j.kind}) via ${via} COMMAND`);
+    if (!j.systemPath) out(`  build:    ${buildArgv(j.name, j.kind, o).map(escapeShellArg).join(" ")}`);
+    if (j.kind === "kexec") {
+      out(`  copy:     tar -c -h -C <kexec tree> . | ssh … ${escapeShellArg(unpackKexecScript)}`);
+      out(`  kexec:    ${kexecScript}`);
+      out(`  wait:     until ${j.target.address} answers with the pinned host key and a new boot id`);
+    } else if (j.kind === "install") {
+      const disk = store.planned.filter((s) => s.uses.some((u) => u.host === j.name && u.delivery === "disk"));
+      out(`  install:  nixos-anywhere --flake ${escapeShellArg(`${o.flakeDir}#${j.name}`)} --extra-files <tmpfs dir from hearth secrets extra-files ${j.name}>${disk.map((s) => ` --disk-encryption-keys ${s.uses.find((u) => u.host === j.name)!.path} <tmpfs>`).join("")} ${j.target.user}@${j.target.address}`);
+    } else {
+      out(`  copy:     NIX_SSHOPTS=… nix copy --to ssh://${j.target.user}@${j.target.address} <system>`);
+      out(`  activate: ${activateScript(o, "<system>", "<token>").split("\n").join(" ; ")}`);
+      out(`  health:   ${HEALTH_SCRIPT}`);
+      out(`  confirm:  ${confirmScript("<token>")}   (or, on failure: ${rollbackScript(o)})`);
+    }
+  } finally {
+    ssh.close();
+  }
+}
+
+function commandExists(cmd: string): Promise<boolean> {
+  return new Promise((ok) => {
+    const c = spawn("sh", ["-c", `command -v ${escapeShellArg(cmd)}`], { stdio: "ignore" });
+    c.on("close", (code) => ok(code === 0));
+    c.on("error", () => ok(false));
+  });
 }

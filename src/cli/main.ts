@@ -10,7 +10,7 @@ import { REPO_ROOT, validateFleetDir } from "../node/fleet-dir.js";
 import { CliError, err, out, planFor, reportIssues, validated, writeMeshAddresses } from "./common.js";
 import { registerMesh } from "./mesh.js";
 import { registerServe } from "./serve.js";
-import { registerDeploy } from "./deploy.js";
+import { registerDeploy, registerDeployCommand } from "./deploy.js";
 import { registerInit, registerSecrets } from "./secrets.js";
 import { applyChanges, compareFiles, unifiedDiff } from "../node/apply-files.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
@@ -162,6 +162,7 @@ registerMesh(program);
 registerInit(program);
 registerServe(program);
 registerDeploy(program);
+registerDeployCommand(program);
 
 const templateNames = (dir: string): string[] =>
   readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => f.replace(/\.yaml$/, ""));

@@ -137,7 +137,7 @@ export const haveNetns = () => process.getuid?.() === 0 && existsSync("/usr/bin/
  * key file hearth generated) and accepting `authorizedKey`; `forceCommand` stands in for what a
  * special-purpose server runs (the initrd's password prompt).
  */
-export async function startSshd(net: TestNet, ns: string, o: { address: string; port: number; hostKey: Buffer; authorizedKey: string; forceCommand?: string }): Promise<{ stop(): void }> {
+export async function startSshd(net: TestNet, ns: string, o: { address: string; port: number; hostKey: Buffer; authorizedKey: string; forceCommand?: string; path?: string }): Promise<{ stop(): void }> {
   const dir = mkdtempSync(join(tmpdir(), "hearth-sshd-"));
   writeFileSync(join(dir, "host_key"), o.hostKey, { mode: 0o600 });
   writeFileSync(join(dir, "authorized_keys"), o.authorizedKey + "\n", { mode: 0o600 });
@@ -155,6 +155,7 @@ export async function startSshd(net: TestNet, ns: string, o: { address: string; 
       "UsePAM no",
       "StrictModes no",
       ...(o.forceCommand ? [`ForceCommand ${o.forceCommand}`] : []),
+      ...(o.path ? [`SetEnv PATH=${o.path}`] : []),
     ].join("\n") + "\n",
   );
   execFileSync("mkdir", ["-p", "/run/sshd"]);

@@ -1,0 +1,104 @@
+// `hearth deploy`: what happens to each host, by kind, as a pure plan of named phases; and the
+// order of many hosts (dependencies first: the Headscale server before its clients).
+//   kexec   (ephemeral host): build the kexec tree, copy it, kexec into it, wait for the host to
+//           come back presenting its hearth-generated host key.
+//   install (first time): nixos-anywhere with the host key, initrd key and disk keys.
+//   update  (running NixOS): build, copy the closure, activate with a watchdog that rolls back
+//           by itself unless confirmed, health-check over a new connection, confirm or roll back.
+import type { Host } from "../schema/fleet.js";
+import { formatsOf } from "../features/formats.js";
+
+export type DeployKind = "kexec" | "install" | "update";
+export const DEPLOY_PHASES = ["build", "copy", "kexec", "wait", "install", "activate", "health"] as const;
+export type DeployPhase = (typeof DEPLOY_PHASES)[number];
+
+export const SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
+export const KEXEC_DIR = "/root/hearth-kexec";
+
+export interface DeployOptions {
+  flakeDir: string;
+  /** The system profile on the target (NixOS: /nix/var/nix/profiles/system). */
+  profile: string;
+  /** Seconds the watchdog waits for hearth's confirmation before rolling back on its own. */
+  confirmTimeout: number;
+}
+
+export function deployKind(host: Host, facts?: { nixos: boolean }): DeployKind {
+  if (host.ephemeral) return "kexec";
+  return facts?.nixos ? "update" : "install";
+}
+
+export function checkDeployable(name: string, host: Host, kind: DeployKind): string | undefined {
+  if (kind === "kexec" && !formatsOf(host).includes("kexec")) return `${name} is ephemeral but does not build the kexec format: add kexec to boot.formats`;
+  return undefined;
+}
+
+/** The local command that builds what a host deploys; its JSON output names the store path. */
+export function buildArgv(name: string, kind: DeployKind, o: DeployOptions): string[] {
+  const attr = kind === "kexec" ? `${name}-kexec` : `nixosConfigurations.${name}.config.system.build.toplevel`;
+  return ["nix", "build", `path:${o.flakeDir}#${attr}`, "--no-link", "--json", "--extra-experimental-features", "nix-command flakes"];
+}
+
+/**
+ * Activation with a watchdog (deploy-rs's "magic rollback"): the switch runs, and unless hearth
+ * touches the confirmation file within the timeout, the host rolls back to the previous
+ * generation by itself. So a new generation that cuts the host off the network undoes itself.
+ */
+export function activateScript(o: DeployOptions, systemPath: string, token: string, previous: number | string = "<previous>"): string {
+  const p = o.profile;
+  const confirm = `/run/hearth-confirm-${token}`;
+  const rollback = rollbackScript(o, previous);
+  return [
+    "set -e",
+    `nix-env -p '${p}' --set '${systemPath}'`,
+    `echo "generation=$(readlink '${p}')"`,
+    `(setsid sh -c "sleep ${o.confirmTimeout}; [ -e '${confirm}' ] || { ${rollback.replace(/"/g, '\\"')}; }" </dev/null >/dev/null 2>&1 &)`,
+    `'${systemPath}'/bin/switch-to-configuration switch`,
+  ].join("\n");
+}
+
+/** Confirm only if the new generation is still the active one (the watchdog may have been faster). */
+export const confirmScript = (token: string, o?: DeployOptions, expected?: string) =>
+  o && expected ? `[ "$(readlink '${o.profile}')" = '${expected}' ] && touch /run/hearth-confirm-${token}` : `touch /run/hearth-confirm-${token}`;
+/**
+ * Back to exactly the generation that ran before (not `--rollback`, which means "the number
+ * below", and after an earlier failed update that is the failed one).
+ */
+export const rollbackScript = (o: DeployOptions, previous: number | string = "<previous>") =>
+  `nix-env -p '${o.profile}' --switch-generation ${previous} && '${o.profile}'/bin/switch-to-configuration switch`;
+
+/** The generation number in `readlink <profile>` output (`system-42-link`). */
+export const generationOf = (link: string): number | undefined => {
+  const m = /-(\d+)-link$/.exec(link.trim());
+  return m ? Number(m[1]) : undefined;
+};
+export const currentGenerationScript = (o: DeployOptions) => `readlink '${o.profile}'`;
+
+/** Health after activation: systemd says running, and no unit failed. */
+export const HEALTH_SCRIPT = "state=$(systemctl is-system-running 2>/dev/null || true); echo \"state=$state\"; systemctl --failed --no-legend --plain 2>/dev/null | awk '{print \"failed=\" $1}'";
+
+export function parseHealth(stdout: string): { ok: boolean; state: string; failed: string[] } {
+  const state = /^state=(.*)$/m.exec(stdout)?.[1]?.trim() ?? "unknown";
+  const failed = [...stdout.matchAll(/^failed=(.+)$/gm)].map((m) => m[1]!.trim()).filter(Boolean);
+  return { ok: state === "running" && failed.length === 0, state, failed };
+}
+
+/** kexec: unpack the tree, then start kexec-boot detached so the SSH session can end first. */
+export const unpackKexecScript = `rm -rf ${KEXEC_DIR} && mkdir -p ${KEXEC_DIR} && tar -x -C ${KEXEC_DIR}`;
+export const kexecScript = `cd ${KEXEC_DIR} && (setsid ./kexec-boot </dev/null >${KEXEC_DIR}/kexec.log 2>&1 &) && echo started`;
+
+/**
+ * Waves of hosts: each host after the hosts it depends on (that are deployed in this run).
+ * A cycle is reported rather than deadlocking.
+ */
+export function deployOrder(names: string[], dependsOn: (name: string) => string[]): { waves: string[][]; cycle?: string[] } {
+  const todo = new Set(names);
+  const waves: string[][] = [];
+  while (todo.size) {
+    const wave = [...todo].filter((n) => dependsOn(n).every((d) => !todo.has(d))).sort();
+    if (wave.length === 0) return { waves, cycle: [...todo].sort() };
+    for (const n of wave) todo.delete(n);
+    waves.push(wave);
+  }
+  return { waves };
+}

@@ -1,0 +1,240 @@
+// The deploy executor: runs one host's plan over SSH (core/deploy/deploy.ts says what), and
+// many hosts in dependency waves with a concurrency limit, one failure not stopping the
+// independent ones. Every step is reported as an event (printed, or JSON lines for the server).
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  activateScript,
+  buildArgv,
+  confirmScript,
+  currentGenerationScript,
+  deployOrder,
+  generationOf,
+  HEALTH_SCRIPT,
+  kexecScript,
+  parseHealth,
+  rollbackScript,
+  unpackKexecScript,
+  type DeployKind,
+  type DeployOptions,
+} from "../../core/deploy/deploy.js";
+import { explainSsh, SshSession, type SshTarget } from "./ssh.js";
+
+export interface DeployEvent {
+  host: string;
+  phase: string;
+  status: "start" | "ok" | "fail" | "info";
+  message: string;
+  at: string;
+}
+
+export interface HostResult {
+  host: string;
+  kind: DeployKind | "?";
+  outcome: "deployed" | "rolled back" | "failed" | "skipped";
+  detail: string;
+  seconds: number;
+}
+
+export interface HostJob {
+  name: string;
+  kind: DeployKind;
+  target: SshTarget;
+  /** Deploy this store path instead of building (built elsewhere, or by a test). */
+  systemPath?: string;
+  dependsOn: string[];
+}
+
+export interface RunOptions extends DeployOptions {
+  /** Seconds to wait for a host to answer (after kexec, after activation). */
+  waitTimeout: number;
+  /** Seconds the health check may take to see a settled system. */
+  healthTimeout: number;
+  concurrency: number;
+  /** Named phases to run (default all); later phases are skipped when absent. */
+  phases?: Set<string>;
+  emit(e: DeployEvent): void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class StepFailed extends Error {}
+
+function runLocal(argv: string[], opts: { env?: NodeJS.ProcessEnv; stdoutTo?: NodeJS.WritableStream } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: opts.env ?? process.env });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    child.on("error", (e) => err.push(Buffer.from(String(e))));
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+  });
+}
+
+/** ssh options for nix copy's NIX_SSHOPTS, which Nix splits on spaces (no shell quoting). */
+const sshOpts = (s: SshSession) => {
+  const a = s.argv("true");
+  const opts = a.slice(1, a.indexOf(`${s.target.user}@${s.target.address}`)).filter((x) => x !== "-T" && x !== "-tt" && x !== "-p" && x !== String(s.target.port));
+  if (opts.some((x) => /\s/.test(x))) throw new StepFailed("copy: an ssh option contains a space (a key or temp path?), which NIX_SSHOPTS cannot carry");
+  return [...opts, "-p", String(s.target.port)].join(" ");
+};
+
+export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResult> {
+  const started = Date.now();
+  const emit = (phase: string, status: DeployEvent["status"], message: string) => o.emit({ host: job.name, phase, status, message, at: new Date().toISOString() });
+  const done = (outcome: HostResult["outcome"], detail: string): HostResult => ({ host: job.name, kind: job.kind, outcome, detail, seconds: (Date.now() - started) / 1000 });
+  const ssh = new SshSession(job.target);
+  const remote = async (phase: string, script: string, timeoutMs = 120_000) => {
+    const r = await ssh.run(script, { timeoutMs });
+    if (r.code !== 0) throw new StepFailed(`${phase}: ${explainSsh(r, job.target)}`);
+    return r.stdout;
+  };
+  try {
+    // build
+    let path = job.systemPath;
+    if (!path) {
+      emit("build", "start", buildArgv(job.name, job.kind, o).join(" "));
+      const b = await runLocal(buildArgv(job.name, job.kind, o));
+      if (b.code !== 0) throw new StepFailed(`build: ${b.stderr.trim().split("\n").slice(-2).join(" / ")}`);
+      path = (JSON.parse(b.stdout) as { outputs: { out: string } }[])[0]!.outputs.out;
+    }
+    emit("build", "ok", path);
+    if (o.phases && !o.phases.has("copy")) return done("deployed", `built ${path}; stopped before copying (--phases)`);
+
+    if (job.kind === "kexec") {
+      const bootId = (await remote("facts", "cat /proc/sys/kernel/random/boot_id")).trim();
+      emit("copy", "start", `kexec tree → ${job.target.address}`);
+      // tar -h: the tree is a farm of links into the store; the target gets the files.
+      const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+        const tar = spawn("tar", ["-c", "-h", "-C", path!, "."], { stdio: ["ignore", "pipe", "pipe"] });
+        const argv = ssh.argv(unpackKexecScript);
+        const s = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "ignore", "pipe"] });
+        tar.stdout.pipe(s.stdin);
+        const err: Buffer[] = [];
+        s.stderr.on("data", (d: Buffer) => err.push(d));
+        s.on("close", (code) => resolve({ code: code ?? 1, stderr: Buffer.concat(err).toString() }));
+      });
+      if (r.code !== 0) throw new StepFailed(`copy: ${explainSsh({ code: r.code, stdout: "", stderr: r.stderr }, job.target)}`);
+      emit("copy", "ok", "copied");
+      if (o.phases && !o.phases.has("kexec")) return done("deployed", "copied the kexec tree; stopped before kexec (--phases)");
+      emit("kexec", "start", "kexec-boot");
+      await remote("kexec", kexecScript);
+      emit("wait", "start", `waiting up to ${o.waitTimeout}s for ${job.name} to come back with its own host key`);
+      const deadline = Date.now() + o.waitTimeout * 1000;
+      await sleep(1000);
+      while (Date.now() < deadline) {
+        const r2 = await ssh.run("cat /proc/sys/kernel/random/boot_id; uname -r", { timeoutMs: 15_000 });
+        if (r2.code === 0 && r2.stdout.split("\n")[0]!.trim() !== bootId) {
+          emit("wait", "ok", `booted (kernel ${r2.stdout.split("\n")[1]?.trim()})`);
+          return done("deployed", `kexec'd into the new system, kernel ${r2.stdout.split("\n")[1]?.trim()}`);
+        }
+        if (r2.code !== 0 && /pinned host key/.test(explainSsh(r2, job.target))) throw new StepFailed(`wait: ${explainSsh(r2, job.target)}`);
+        await sleep(1000);
+      }
+      throw new StepFailed(`wait: ${job.name} did not come back within ${o.waitTimeout}s`);
+    }
+
+    if (job.kind === "install") throw new StepFailed("install: run `hearth deploy` with nixos-anywhere installed (nix run github:nix-community/nixos-anywhere); see --dry-run for the exact command");
+
+    // update
+    const previous = (await ssh.run(currentGenerationScript(o))).stdout.trim() || "(none)";
+    const prevGen = generationOf(previous);
+    if (prevGen === undefined) throw new StepFailed(`activate: ${o.profile} on ${job.name} has no generation to roll back to (${previous}); install the host first (--install)`);
+    emit("copy", "start", `nix copy → ${job.target.address}`);
+    const c = await runLocal(["nix", "copy", "--extra-experimental-features", "nix-command", "--to", `ssh://${job.target.user}@${job.target.address}`, path], {
+      env: { ...process.env, NIX_SSHOPTS: sshOpts(ssh) },
+    });
+    if (c.code !== 0) throw new StepFailed(`copy: ${c.stderr.trim().split("\n").slice(-2).join(" / ")}`);
+    emit("copy", "ok", "closure copied");
+    if (o.phases && !o.phases.has("activate")) return done("deployed", "closure copied; stopped before activation (--phases)");
+    const token = randomBytes(8).toString("hex");
+    emit("activate", "start", `switch to ${path} (was ${previous}); the host rolls back by itself unless confirmed within ${o.confirmTimeout}s`);
+    const a = await ssh.run(activateScript(o, path, token, prevGen), { timeoutMs: o.waitTimeout * 1000 });
+    if (a.code !== 0) {
+      if (a.code === 255 || /Timeout|timed out|Connection (reset|closed)|Broken pipe/i.test(a.stderr) || a.stderr === "") {
+        // The host stopped answering while switching: its watchdog will roll it back.
+        emit("activate", "fail", `${job.name} stopped answering during activation; waiting for its watchdog to roll back`);
+        const back = await waitForGeneration(ssh, o, previous);
+        return done("rolled back", back ? `stopped answering during activation; the host rolled itself back to ${previous}` : `stopped answering during activation and did not come back within ${o.waitTimeout}s`);
+      }
+      await ssh.run(confirmScript(token));
+      await ssh.run(rollbackScript(o, prevGen));
+      return done("rolled back", `activation failed (${a.stdout.trim().split("\n").slice(-1)[0] || explainSsh(a, job.target)}); back on ${previous}`);
+    }
+    const newLink = /^generation=(.*)$/m.exec(a.stdout)?.[1]?.trim();
+    emit("activate", "ok", `switched (${newLink ?? "generation unknown"})`);
+    emit("health", "start", "systemd state and failed units");
+    const deadline = Date.now() + o.healthTimeout * 1000;
+    let last = { ok: false, state: "no answer", failed: [] as string[] };
+    while (Date.now() < deadline) {
+      const h = await ssh.run(HEALTH_SCRIPT, { timeoutMs: 15_000 });
+      if (h.code === 0) {
+        last = parseHealth(h.stdout);
+        if (last.ok || (last.state !== "starting" && last.state !== "initializing")) break;
+      } else last = { ok: false, state: `no answer: ${explainSsh(h, job.target)}`, failed: [] };
+      await sleep(1000);
+    }
+    if (last.ok) {
+      const c = await ssh.run(confirmScript(token, o, newLink), { timeoutMs: 15_000 });
+      if (c.code !== 0) {
+        // Healthy, but too late: the watchdog had already switched back (the host was unreachable).
+        const now = (await ssh.run(currentGenerationScript(o))).stdout.trim();
+        emit("health", "fail", `the host rolled itself back before hearth could confirm (now on ${now})`);
+        return done("rolled back", `stopped answering after activation; the host rolled itself back to ${now}`);
+      }
+      emit("health", "ok", "running, no failed units");
+      return done("deployed", `now on ${path} (${newLink})`);
+    }
+    const why = last.failed.length ? `failed units: ${last.failed.join(", ")}` : `system state ${last.state}`;
+    emit("health", "fail", why);
+    // Disarm the watchdog first, so it cannot roll back a second time.
+    await ssh.run(confirmScript(token));
+    const rb = await ssh.run(rollbackScript(o, prevGen), { timeoutMs: 120_000 });
+    if (rb.code !== 0) return done("failed", `health check failed (${why}) and the rollback failed too: ${explainSsh(rb, job.target)}`);
+    emit("rollback", "ok", `back on ${previous}`);
+    return done("rolled back", `health check failed (${why}); rolled back to ${previous}`);
+  } catch (e) {
+    if (e instanceof StepFailed) {
+      emit(e.message.split(":")[0]!, "fail", e.message);
+      return done("failed", e.message);
+    }
+    throw e;
+  } finally {
+    ssh.close();
+  }
+}
+
+async function waitForGeneration(ssh: SshSession, o: RunOptions, previous: string): Promise<boolean> {
+  const deadline = Date.now() + (o.confirmTimeout + o.waitTimeout) * 1000;
+  while (Date.now() < deadline) {
+    const r = await ssh.run(currentGenerationScript(o), { timeoutMs: 10_000 });
+    if (r.code === 0 && r.stdout.trim() === previous) return true;
+    await sleep(1000);
+  }
+  return false;
+}
+
+/** Many hosts: dependency waves, at most `concurrency` at once; dependents of a failure are skipped. */
+export async function deployMany(jobs: HostJob[], o: RunOptions): Promise<HostResult[]> {
+  const byName = new Map(jobs.map((j) => [j.name, j]));
+  const { waves, cycle } = deployOrder(jobs.map((j) => j.name), (n) => byName.get(n)!.dependsOn.filter((d) => byName.has(d)));
+  const results = new Map<string, HostResult>();
+  for (const wave of waves) {
+    const queue = [...wave];
+    const worker = async () => {
+      for (let name = queue.shift(); name; name = queue.shift()) {
+        const job = byName.get(name)!;
+        const blocked = job.dependsOn.filter((d) => results.has(d) && results.get(d)!.outcome !== "deployed");
+        if (blocked.length) {
+          results.set(name, { host: name, kind: job.kind, outcome: "skipped", detail: `depends on ${blocked.join(", ")}, which did not deploy`, seconds: 0 });
+          continue;
+        }
+        results.set(name, await deployHost(job, o));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, wave.length) }, worker));
+  }
+  for (const n of cycle ?? []) results.set(n, { host: n, kind: byName.get(n)!.kind, outcome: "skipped", detail: `dependency cycle among ${cycle!.join(", ")}`, seconds: 0 });
+  return jobs.map((j) => results.get(j.name)!);
+}
