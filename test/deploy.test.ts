@@ -6,13 +6,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { FLEET_YAML, addTestAdmin, hearth, readyExample, writeFleet } from "./support/fleet.js";
 import { TestNet, haveSshd, startSshd } from "./support/netns.js";
 import { REPO_ROOT as REPO } from "../src/node/fleet-dir.js";
+import { activateScript, deployOrder, generationOf, parseHealth, rollbackScript } from "../src/core/deploy/deploy.js";
 
 const sh = (cmd: string, args: string[], input?: Buffer | string) => execFileSync(cmd, args, { stdio: ["pipe", "pipe", "pipe"], ...(input !== undefined ? { input } : {}) }).toString();
 const decrypt = (identity: string, file: string) => execFileSync("age", ["-d", "-i", identity, file]);
@@ -248,5 +249,46 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
     assert.equal(h.generation(), gen2);
     // And it answers again.
     assert.equal(h.deploy(h.gens.good2, ["--phases", "build,copy"]).code, 0);
+  });
+});
+
+describe("deploy plans (no machines needed)", () => {
+  test("dependency waves: the Headscale server first; a cycle is reported, not waited on", () => {
+    const deps: Record<string, string[]> = { alpha: [], beta: ["alpha"], gamma: ["alpha"], delta: ["beta"] };
+    assert.deepEqual(deployOrder(Object.keys(deps), (n) => deps[n]!).waves, [["alpha"], ["beta", "gamma"], ["delta"]]);
+    const cyc: Record<string, string[]> = { a: ["b"], b: ["a"], c: [] };
+    const r = deployOrder(Object.keys(cyc), (n) => cyc[n]!);
+    assert.deepEqual(r.waves, [["c"]]);
+    assert.deepEqual(r.cycle, ["a", "b"]);
+  });
+
+  test("rollback goes to the exact previous generation, and activation arms a watchdog", () => {
+    const o = { flakeDir: "/f", profile: "/nix/var/nix/profiles/system", confirmTimeout: 60 };
+    assert.equal(generationOf("system-42-link\n"), 42);
+    assert.equal(generationOf("garbage"), undefined);
+    assert.match(rollbackScript(o, 41), /--switch-generation 41 && '\/nix\/var\/nix\/profiles\/system'\/bin\/switch-to-configuration switch/);
+    const a = activateScript(o, "/nix/store/x-system", "tok", 41);
+    assert.match(a, /sleep 60; \[ -e '\/run\/hearth-confirm-tok' \] \|\| \{ nix-env .* --switch-generation 41/);
+    assert.ok(a.indexOf("setsid") < a.indexOf("'/nix/store/x-system'/bin/switch-to-configuration switch"), "the watchdog is armed before the switch");
+    assert.deepEqual(parseHealth("state=running\n"), { ok: true, state: "running", failed: [] });
+    assert.deepEqual(parseHealth("state=degraded\nfailed=lighthouse.service\n"), { ok: false, state: "degraded", failed: ["lighthouse.service"] });
+  });
+
+  test("every example host can be dry-run end to end", async () => {
+    for (const name of ["homestaking", "pi-cluster", "keystone", "ram-nodes"]) {
+      const { dir } = await readyExample(name);
+      const hosts = readdirSync(join(dir, "hosts")).map((f) => f.replace(/\.ya?ml$/, ""));
+      for (const h of hosts) {
+        const r = hearth(["deploy", h, "-f", dir, "--dry-run", "--address", "192.0.2.1"]);
+        assert.equal(r.code, 0, `${name}/${h}: ${r.stderr}`);
+        assert.match(r.stdout, new RegExp(`^${h} \\((kexec|update)\\) via ssh .*StrictHostKeyChecking=yes`, "m"));
+      }
+      const install = hearth(["deploy", hosts.find((h) => !readFileSync(join(dir, "hosts", `${h}.yaml`), "utf8").includes("ephemeral: true"))! ?? hosts[0]!, "-f", dir, "--dry-run", "--install", "--address", "192.0.2.1"]);
+      assert.equal(install.code, 0, install.stderr);
+    }
+    const { dir } = await readyExample("pi-cluster");
+    const waves = hearth(["deploy", "pi-gamma", "pi-beta", "pi-alpha", "-f", dir, "--dry-run"]);
+    assert.match(waves.stdout, /wave 1: pi-alpha\nwave 2: pi-beta, pi-gamma/);
+    assert.match(waves.stdout, /nixos-anywhere|switch-to-configuration/);
   });
 });

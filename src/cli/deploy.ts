@@ -195,6 +195,7 @@ export function registerDeployCommand(program: Command): void {
       .description("deploy hosts: kexec RAM-booted ones, install new ones (nixos-anywhere), update running ones with automatic rollback")
       .argument("<hosts...>", "host names")
       .option("--install", "first installation with nixos-anywhere (the machine runs any Linux or an installer)")
+      .option("--accept-first-key", "the machine runs something else now (a rescue system): accept its key for the first contact; the deployed system must present the pinned key")
       .option("--system <path>", "deploy this already-built store path instead of building")
       .option("--profile <path>", "system profile on the target", SYSTEM_PROFILE)
       .option("--confirm-timeout <s>", "seconds before an unconfirmed activation rolls itself back", "60")
@@ -203,12 +204,12 @@ export function registerDeployCommand(program: Command): void {
       .option("--jobs <n>", "hosts deployed at once", "4")
       .option("--json", "print events and results as JSON lines"),
   ).action(
-    wrap(async (names: string[], o: ConnOpts & { install?: boolean; system?: string; profile: string; confirmTimeout: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean }) => {
+    wrap(async (names: string[], o: ConnOpts & { acceptFirstKey?: boolean; install?: boolean; system?: string; profile: string; confirmTimeout: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean }) => {
       const store = loadStore(o.fleet);
       const flakeDir = resolve(o.fleet, "flake");
       const opts: DeployOptions = { flakeDir, profile: o.profile, confirmTimeout: Number(o.confirmTimeout) };
       const phases = o.phases ? selectPhases(DEPLOY_PHASES, o.phases) : undefined;
-      if (names.length > 1 && (o.address || o.system)) throw new CliError("--address and --system name one host; deploy one host at a time with them", 2);
+      if (names.length > 1 && o.address) throw new CliError("--address names one host; deploy one host at a time with it", 2);
       const jobs: HostJob[] = [];
       const mesh = planMesh(store.fleet);
       for (const name of names) {
@@ -218,7 +219,8 @@ export function registerDeployCommand(program: Command): void {
         const problem = checkDeployable(name, host, kind);
         if (problem) throw new CliError(problem);
         const dependsOn = planHost(store.fleet, name, mesh).dependsOn;
-        jobs.push({ name, kind, target: hostTarget(store.fleet, store.manifest, name, tOpts(o)), dependsOn, ...(o.system ? { systemPath: o.system } : {}) });
+        const target = { ...hostTarget(store.fleet, store.manifest, name, tOpts(o)), ...(o.acceptFirstKey && kind !== "update" ? { acceptFirstKey: true } : {}) };
+        jobs.push({ name, kind, target, dependsOn, ...(o.system ? { systemPath: o.system } : {}) });
       }
       if (o.dryRun) {
         const { waves } = deployOrder(names, (n) => jobs.find((j) => j.name === n)!.dependsOn.filter((d) => names.includes(d)));

@@ -137,7 +137,11 @@ export const haveNetns = () => process.getuid?.() === 0 && existsSync("/usr/bin/
  * key file hearth generated) and accepting `authorizedKey`; `forceCommand` stands in for what a
  * special-purpose server runs (the initrd's password prompt).
  */
-export async function startSshd(net: TestNet, ns: string, o: { address: string; port: number; hostKey: Buffer; authorizedKey: string; forceCommand?: string; path?: string }): Promise<{ stop(): void }> {
+export async function startSshd(
+  net: TestNet,
+  ns: string,
+  o: { address: string; port: number; hostKey: Buffer; authorizedKey: string; forceCommand?: string; path?: string; privateDir?: string },
+): Promise<{ stop(): void }> {
   const dir = mkdtempSync(join(tmpdir(), "hearth-sshd-"));
   writeFileSync(join(dir, "host_key"), o.hostKey, { mode: 0o600 });
   writeFileSync(join(dir, "authorized_keys"), o.authorizedKey + "\n", { mode: 0o600 });
@@ -159,7 +163,10 @@ export async function startSshd(net: TestNet, ns: string, o: { address: string; 
     ].join("\n") + "\n",
   );
   execFileSync("mkdir", ["-p", "/run/sshd"]);
-  const d = spawn("ip", ["netns", "exec", ns, "/usr/sbin/sshd", "-D", "-e", "-f", join(dir, "sshd_config")], { stdio: "ignore" });
+  // `ip netns exec` runs in a mount namespace of its own: a tmpfs mounted there is this host's
+  // alone (its "/var/lib"), while the Nix store stays shared.
+  const sshd = `exec /usr/sbin/sshd -D -e -f ${join(dir, "sshd_config")}`;
+  const d = spawn("ip", ["netns", "exec", ns, "sh", "-c", o.privateDir ? `mkdir -p ${o.privateDir} && mount -t tmpfs tmpfs ${o.privateDir} && ${sshd}` : sshd], { stdio: "ignore" });
   net.adopt(d);
   for (let i = 0; i < 100; i++) {
     if (net.exec(ns, "bash", ["-c", `exec 3<>/dev/tcp/${o.address}/${o.port}`]).ok) break;

@@ -122,17 +122,20 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
       await remote("kexec", kexecScript);
       emit("wait", "start", `waiting up to ${o.waitTimeout}s for ${job.name} to come back with its own host key`);
       const deadline = Date.now() + o.waitTimeout * 1000;
+      // The system that comes back must present the host's pinned key, whatever ran before.
+      const pinned = new SshSession({ ...job.target, acceptFirstKey: false });
       await sleep(1000);
       while (Date.now() < deadline) {
-        const r2 = await ssh.run("cat /proc/sys/kernel/random/boot_id; uname -r", { timeoutMs: 15_000 });
+        const r2 = await pinned.run("cat /proc/sys/kernel/random/boot_id; uname -r", { timeoutMs: 15_000 });
         if (r2.code === 0 && r2.stdout.split("\n")[0]!.trim() !== bootId) {
+          pinned.close();
           emit("wait", "ok", `booted (kernel ${r2.stdout.split("\n")[1]?.trim()})`);
-          return done("deployed", `kexec'd into the new system, kernel ${r2.stdout.split("\n")[1]?.trim()}`);
+          return done("deployed", `kexec'd into the new system, kernel ${r2.stdout.split("\n")[1]?.trim()}, presenting its pinned host key`);
         }
-        if (r2.code !== 0 && /pinned host key/.test(explainSsh(r2, job.target))) throw new StepFailed(`wait: ${explainSsh(r2, job.target)}`);
         await sleep(1000);
       }
-      throw new StepFailed(`wait: ${job.name} did not come back within ${o.waitTimeout}s`);
+      pinned.close();
+      throw new StepFailed(`wait: ${job.name} did not come back with its pinned host key within ${o.waitTimeout}s`);
     }
 
     if (job.kind === "install") throw new StepFailed("install: run `hearth deploy` with nixos-anywhere installed (nix run github:nix-community/nixos-anywhere); see --dry-run for the exact command");

@@ -2,7 +2,7 @@
 // target's host key pinned to the key hearth generated (its own known_hosts file, a host-key
 // alias per host and one for its initrd), batch mode, optional jump host. Commands go as one
 // shell-quoted string; secrets only ever travel on stdin, never in arguments.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,11 @@ export interface SshTarget {
   identityFile?: string;
   /** Allocate a terminal (the initrd's password agent wants one). */
   tty?: boolean;
+  /**
+   * First contact with a machine that is not yet the host (a rescue system before kexec or
+   * install): accept its own key for this session only. The host hearth brings up is pinned.
+   */
+  acceptFirstKey?: boolean;
 }
 
 export interface RunResult {
@@ -31,15 +36,18 @@ export interface RunResult {
 }
 
 /** The command line hearth runs: printed by --dry-run, so it must be exactly what runs. */
-export function sshArgv(t: SshTarget, knownHostsFile: string, command: string): string[] {
+export function sshArgv(t: SshTarget, knownHostsFile: string, command: string, controlPath?: string): string[] {
   return [
     "ssh",
+    // One connection per host for all of a deploy's commands (and nix copy): handshakes are the
+    // cost that grows when many hosts are deployed at once.
+    ...(controlPath ? ["-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", "ControlPersist=30"] : []),
     "-o", "BatchMode=yes",
-    "-o", "StrictHostKeyChecking=yes",
+    "-o", `StrictHostKeyChecking=${t.acceptFirstKey ? "accept-new" : "yes"}`,
     "-o", `UserKnownHostsFile=${knownHostsFile}`,
     "-o", "GlobalKnownHostsFile=/dev/null",
     "-o", `HostKeyAlias=${t.alias}`,
-    "-o", "HostKeyAlgorithms=ssh-ed25519",
+    ...(t.acceptFirstKey ? [] : ["-o", "HostKeyAlgorithms=ssh-ed25519"]),
     "-o", "ConnectTimeout=10",
     "-o", "ServerAliveInterval=5",
     "-o", "ServerAliveCountMax=3",
@@ -65,11 +73,13 @@ export class SshSession {
   readonly knownHosts = join(this.dir, "known_hosts");
 
   constructor(readonly target: SshTarget) {
-    writeFileSync(this.knownHosts, `${target.alias} ${target.hostKey.split(/\s+/).slice(0, 2).join(" ")}\n`, { mode: 0o600 });
+    writeFileSync(this.knownHosts, target.acceptFirstKey ? "" : `${target.alias} ${target.hostKey.split(/\s+/).slice(0, 2).join(" ")}\n`, { mode: 0o600 });
   }
 
+  private readonly control = join(this.dir, "cm");
+
   argv(command: string): string[] {
-    return sshArgv(this.target, this.knownHosts, command);
+    return sshArgv(this.target, this.knownHosts, command, this.control);
   }
 
   /** Run a remote shell command; `stdin` (for secrets) is written and closed. Bounded by `timeoutMs`. */
@@ -95,6 +105,9 @@ export class SshSession {
   }
 
   close(): void {
+    // Stop the shared connection, then forget its socket and our known_hosts.
+    const [cmd, ...args] = this.argv("true");
+    spawnSync(cmd!, ["-O", "exit", ...args.slice(0, -2)], { stdio: "ignore", timeout: 5000 });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
