@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { FLEET_YAML, addTestAdmin, hearth, readyExample, writeFleet } from "./support/fleet.js";
 import { TestNet, haveSshd, startSshd } from "./support/netns.js";
+import { bootVm, buildInitramfs, haveVmTools, kexecTree, type Vm } from "./support/vm.js";
 import { REPO_ROOT as REPO } from "../src/node/fleet-dir.js";
 import { activateScript, deployOrder, generationOf, parseHealth, rollbackScript } from "../src/core/deploy/deploy.js";
 
@@ -290,5 +291,51 @@ describe("deploy plans (no machines needed)", () => {
     const waves = hearth(["deploy", "pi-gamma", "pi-beta", "pi-alpha", "-f", dir, "--dry-run"]);
     assert.match(waves.stdout, /wave 1: pi-alpha\nwave 2: pi-beta, pi-gamma/);
     assert.match(waves.stdout, /nixos-anywhere|switch-to-configuration/);
+  });
+});
+
+// Not yet passing: kexec by hand in this VM works (the new system is up in ~6 s), but after
+// `hearth deploy` copies the tree and starts kexec-boot, the rescue VM stops answering (dropbear
+// logs "Waiting for kernel randomness") and the new kernel never prints. Issue 6 stays open on it.
+const KEXEC_VM_PENDING = "pending: the VM hangs after hearth's kexec (see the comment above)";
+describe("deploy: kexec into the new system (QEMU)", { skip: KEXEC_VM_PENDING || (!haveVmTools() && "needs qemu-system-x86, a kernel in /boot, busybox-static, dropbear-bin, kexec-tools, cpio") }, () => {
+  let vm: Vm | undefined;
+  after(() => vm?.stop());
+
+  test("a machine running something else is kexec'd into the host's system, which comes back with the pinned key", async () => {
+    const { dir, identity } = await readyExample("homestaking");
+    const host = "ponkila-ephemeral-sigma";
+    const key = sshKeyPair();
+    const work = mkdtempSync(join(tmpdir(), "hearth-kexec-"));
+    // Before: a "rescue system" with a host key of its own.
+    const rescueKey = sshKeyPair();
+    buildInitramfs({ hostKey: readFileSync(rescueKey.file), authorizedKey: key.pub, generation: "rescue", out: join(work, "rescue.gz") });
+    // After: the host's system (a kexec tree as hearth's format has it), presenting the key hearth made.
+    const hostKey = decrypt(identity, join(dir, `secrets/hosts/${host}/ssh-host-key.age`));
+    buildInitramfs({ hostKey, authorizedKey: key.pub, generation: "hearth", out: join(work, "hearth.gz") });
+    kexecTree(join(work, "tree"), join(work, "hearth.gz"));
+    vm = await bootVm(join(work, "rescue.gz"));
+    const base = ["deploy", host, "-f", dir, "--address", "127.0.0.1", "--port", String(vm.port), "--ssh-key", key.file, "--system", join(work, "tree"), "--wait-timeout", "180"];
+    // Wait for the rescue system (bounded), using plain ssh as its key is not ours to pin.
+    let up = false;
+    for (let i = 0; i < 120 && !up; i++) {
+      up = spawnSync("ssh", ["-i", key.file, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3", "-o", "LogLevel=ERROR", "-p", String(vm.port), "root@127.0.0.1", "true"]).status === 0;
+      if (!up) await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.ok(up, `the rescue system booted: ${vm.console().slice(-400)}`);
+
+    const pinnedOnly = hearth(base);
+    assert.notEqual(pinnedOnly.code, 0);
+    assert.match(pinnedOnly.stdout + pinnedOnly.stderr, new RegExp(`did not present ${host}'s pinned host key`));
+
+    const r = hearth([...base, "--accept-first-key"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr + vm.console().slice(-800));
+    assert.match(r.stdout, new RegExp(`${host}\\s+kexec\\s+deployed .*presenting its pinned host key`));
+    // Independently: the machine now runs the new system and presents hearth's key.
+    const kh = join(work, "known_hosts");
+    const manifest = JSON.parse(readFileSync(join(dir, "secrets/manifest.json"), "utf8"));
+    writeFileSync(kh, `[127.0.0.1]:${vm.port} ${manifest.secrets[`hosts/${host}/ssh-host-key`].public}\n`);
+    const gen = sh("ssh", ["-i", key.file, "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${kh}`, "-o", "LogLevel=ERROR", "-p", String(vm.port), "root@127.0.0.1", "cat /etc/generation"]);
+    assert.equal(gen.trim(), "hearth");
   });
 });

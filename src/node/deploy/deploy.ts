@@ -84,7 +84,8 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
   const started = Date.now();
   const emit = (phase: string, status: DeployEvent["status"], message: string) => o.emit({ host: job.name, phase, status, message, at: new Date().toISOString() });
   const done = (outcome: HostResult["outcome"], detail: string): HostResult => ({ host: job.name, kind: job.kind, outcome, detail, seconds: (Date.now() - started) / 1000 });
-  const ssh = new SshSession(job.target);
+  // A machine that kexecs keeps no shared connection open across the switch of kernels.
+  const ssh = new SshSession(job.target, job.kind !== "kexec");
   const remote = async (phase: string, script: string, timeoutMs = 120_000) => {
     const r = await ssh.run(script, { timeoutMs });
     if (r.code !== 0) throw new StepFailed(`${phase}: ${explainSsh(r, job.target)}`);
@@ -123,7 +124,7 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
       emit("wait", "start", `waiting up to ${o.waitTimeout}s for ${job.name} to come back with its own host key`);
       const deadline = Date.now() + o.waitTimeout * 1000;
       // The system that comes back must present the host's pinned key, whatever ran before.
-      const pinned = new SshSession({ ...job.target, acceptFirstKey: false });
+      const pinned = new SshSession({ ...job.target, acceptFirstKey: false }, false);
       await sleep(1000);
       while (Date.now() < deadline) {
         const r2 = await pinned.run("cat /proc/sys/kernel/random/boot_id; uname -r", { timeoutMs: 15_000 });

@@ -72,14 +72,15 @@ export class SshSession {
   private readonly dir = mkdtempSync(join(tmpdir(), "hearth-ssh-"));
   readonly knownHosts = join(this.dir, "known_hosts");
 
-  constructor(readonly target: SshTarget) {
+  /** `multiplex: false` for machines about to kexec: no shared connection outlives a command. */
+  constructor(readonly target: SshTarget, private readonly multiplex = true) {
     writeFileSync(this.knownHosts, target.acceptFirstKey ? "" : `${target.alias} ${target.hostKey.split(/\s+/).slice(0, 2).join(" ")}\n`, { mode: 0o600 });
   }
 
   private readonly control = join(this.dir, "cm");
 
   argv(command: string): string[] {
-    return sshArgv(this.target, this.knownHosts, command, this.control);
+    return sshArgv(this.target, this.knownHosts, command, this.multiplex ? this.control : undefined);
   }
 
   /** Run a remote shell command; `stdin` (for secrets) is written and closed. Bounded by `timeoutMs`. */
@@ -106,8 +107,10 @@ export class SshSession {
 
   close(): void {
     // Stop the shared connection, then forget its socket and our known_hosts.
-    const [cmd, ...args] = this.argv("true");
-    spawnSync(cmd!, ["-O", "exit", ...args.slice(0, -2)], { stdio: "ignore", timeout: 5000 });
+    if (this.multiplex) {
+      const [cmd, ...args] = this.argv("true");
+      spawnSync(cmd!, ["-O", "exit", ...args.slice(0, -2)], { stdio: "ignore", timeout: 5000 });
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
