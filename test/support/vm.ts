@@ -82,7 +82,7 @@ export function kexecTree(dir: string, initrd: string): void {
   mkdirSync(dir, { recursive: true });
   copyFileSync(kernelImage()!, join(dir, "bzImage"));
   copyFileSync(initrd, join(dir, "initrd"));
-  writeFileSync(join(dir, "kexec-boot"), `#!/bin/sh\ncd "$(dirname "$0")"\n/sbin/kexec -l ./bzImage --initrd=./initrd --command-line="console=ttyS0 panic=-1" && sync && /sbin/kexec -e\n`, { mode: 0o755 });
+  writeFileSync(join(dir, "kexec-boot"), `#!/bin/sh\ncd "$(dirname "$0")"\n/sbin/kexec -l ./bzImage --initrd=./initrd --command-line="console=ttyS0 panic=-1 random.trust_cpu=on" && sync && /sbin/kexec -e\n`, { mode: 0o755 });
 }
 
 export async function freePort(): Promise<number> {
@@ -106,7 +106,7 @@ export async function bootVm(initrd: string): Promise<Vm> {
   const log: Buffer[] = [];
   const q: ChildProcess = spawn(
     "qemu-system-x86_64",
-    ["-machine", "q35", "-m", "768", "-smp", "1", "-kernel", kernelImage()!, "-initrd", initrd, "-append", "console=ttyS0 panic=-1", "-nographic", "-no-reboot", "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22`, "-device", "virtio-net-pci,netdev=n0", "-device", "virtio-rng-pci"],
+    ["-machine", "q35", "-cpu", "max", "-m", "768", "-smp", "1", "-kernel", kernelImage()!, "-initrd", initrd, "-append", "console=ttyS0 panic=-1 random.trust_cpu=on", "-nographic", "-no-reboot", "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22`, "-device", "virtio-net-pci,netdev=n0", "-device", "virtio-rng-pci"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   q.stdout!.on("data", (d: Buffer) => log.push(d));
