@@ -4,13 +4,14 @@
 import { Command } from "commander";
 import { createInterface } from "node:readline";
 import { resolve } from "node:path";
-import { CliError, err, out } from "./common.js";
+import { CliError, out } from "./common.js";
 import { identities, loadStore, wrap } from "./secrets.js";
 import { planPrepare, PREPARE_PHASES, type Phase } from "../core/deploy/prepare.js";
 import { escapeShellArg } from "../core/plan/shell.js";
 import { gatherFacts, hostTarget, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
 import { explainSsh, remoteCommand, SshSession } from "../node/deploy/ssh.js";
 import { show } from "../node/secrets/store.js";
+import { readSecret } from "./prompt.js";
 import { spawn } from "node:child_process";
 import { planHost } from "../core/plan/host.js";
 import { planMesh } from "../core/mesh/plan.js";
@@ -137,7 +138,7 @@ export function registerDeploy(program: Command): void {
         try {
           out(`would run: ${ssh.argv("").slice(0, -1).map(escapeShellArg).join(" ")}  (passphrase on stdin)`);
           if (o.dryRun) return;
-          const pass = o.prompt || !store.manifest.secrets[`hosts/${name}/luks-passphrase`] ? await promptHidden(`passphrase for ${name}: `) : await show(store, `hosts/${name}/luks-passphrase`, await identities(o.identity));
+          const pass = o.prompt || !store.manifest.secrets[`hosts/${name}/luks-passphrase`] ? await readSecret(`passphrase for ${name}: `, { trimNewline: true }) : await show(store, `hosts/${name}/luks-passphrase`, await identities(o.identity));
           const input = Buffer.concat([pass, Buffer.from("\n")]);
           pass.fill(0);
           const r = await ssh.run("", { stdin: input, timeoutMs: 60_000, holdStdin: true });
@@ -162,30 +163,6 @@ function printPlan(phases: Phase[], ssh: SshSession): void {
     out(`phase ${p.name}${p.destructive ? " (destroys data)" : ""}:`);
     for (const s of p.steps) out(`  ${remoteCommand(ssh.target, s.argv)}${s.stdinSecret ? `   < ${s.stdinSecret} (decrypted in memory, on stdin)` : ""}`);
   }
-}
-
-async function promptHidden(q: string): Promise<Buffer> {
-  if (!process.stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.from(Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, ""));
-  }
-  err(q);
-  process.stdin.setRawMode(true);
-  const chars: number[] = [];
-  for await (const c of process.stdin) {
-    for (const b of c as Buffer) {
-      if (b === 13 || b === 10) {
-        process.stdin.setRawMode(false);
-        err("");
-        return Buffer.from(chars);
-      }
-      if (b === 3) throw new CliError("cancelled");
-      if (b === 127) chars.pop();
-      else chars.push(b);
-    }
-  }
-  return Buffer.from(chars);
 }
 
 export function registerDeployCommand(program: Command): void {

@@ -4,8 +4,7 @@ import { Command } from "commander";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statfsSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { Writable } from "node:stream";
+import { readSecret } from "./prompt.js";
 import { CliError, err, out, openStoreCli, validated } from "./common.js";
 import { loadIdentityFile, newAgeIdentity, SecretError, type LoadedIdentity } from "../node/secrets/age.js";
 import { bootstrapFiles, generate, rekey, setUserSecret, show, status } from "../node/secrets/store.js";
@@ -61,30 +60,6 @@ function printStatus(rows: StatusRow[]): void {
   out(`${rows.length} secret(s): ${rows.length - bad.length} ok${bad.length ? `, ${bad.length} need attention` : ""}`);
 }
 
-/** A value from stdin (piped) or a no-echo prompt asked twice: never from argv. */
-async function readValue(name: string): Promise<Buffer> {
-  if (!process.stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  }
-  const ask = (q: string) =>
-    new Promise<string>((res) => {
-      let muted = false;
-      const output = new Writable({ write: (chunk, _enc, cb) => (muted || process.stderr.write(chunk), cb()) });
-      const rl = createInterface({ input: process.stdin, output, terminal: true });
-      rl.question(q, (a) => {
-        rl.close();
-        process.stderr.write("\n");
-        res(a);
-      });
-      muted = true;
-    });
-  const a = await ask(`value for ${name}: `);
-  const b = await ask("again: ");
-  if (a !== b) throw new CliError("the two entries differ; nothing was stored");
-  return Buffer.from(a, "utf8");
-}
 
 /**
  * `hearth init`: a new fleet from a bundled example, with the caller as an admin (their age
@@ -180,7 +155,7 @@ export function registerSecrets(program: Command): void {
     .action(
       wrap(async (name: string, opts: { fleet: string }) => {
         const store = loadStore(opts.fleet);
-        const value = await readValue(name);
+        const value = await readSecret(`value for ${name}: `, { confirm: true });
         if (value.length === 0) throw new CliError("empty value; nothing was stored");
         const p = await setUserSecret(store, name, value);
         out(`stored ${p.file}, readable by ${p.readers.join(", ")} and the admins`);

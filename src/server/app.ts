@@ -10,7 +10,7 @@ import { streamSSE } from "hono/streaming";
 import { serve, type ServerType } from "@hono/node-server";
 import { REPO_ROOT } from "../node/fleet-dir.js";
 import { ApiFailure, errorResponse, notFound } from "./errors.js";
-import { Auth, type AuthStore } from "./auth.js";
+import type { Auth } from "./auth.js";
 import { FleetService, hostJsonSchema } from "./fleet.js";
 import type { FleetOverview, HostUpdate, JobEvent, JobSummary } from "./wire.js";
 
@@ -244,5 +244,3 @@ export function listen(app: Hono, port: number, hostname: string): Promise<Start
     });
   });
 }
-
-export type { AuthStore };

@@ -13,14 +13,8 @@ export interface NewBuildJob {
   attr: string;
 }
 
-export interface JobRow extends NewBuildJob {
-  id: number;
-  state: JobState;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  progress: JobProgress;
-  reason?: string;
+/** A stored job: the wire summary's fields (less artifacts, kept apart) plus what runs it. */
+export interface JobRow extends NewBuildJob, Omit<JobSummary, "kind" | "host" | "format" | "artifacts"> {
   /** The `nix build` process and its process group while it runs. */
   pid?: number;
   pgid?: number;

@@ -12,6 +12,7 @@ import { formatsOf, FORMATS } from "../core/features/formats.js";
 import { headscaleServer, neighbours, planMesh, type MeshPlan } from "../core/mesh/plan.js";
 import { meshState } from "../core/plan/plan.js";
 import type { Issue } from "../core/validate/issues.js";
+import type { StatusRow } from "../core/secrets/plan.js";
 import { REPO_ROOT, validateFleetDir } from "../node/fleet-dir.js";
 import { generate, openStore, status as secretsStatus } from "../node/secrets/store.js";
 import { planFleetDir, PlanRefused, readMeshAddresses, writeFlake } from "../node/fleet-plan.js";
@@ -43,11 +44,11 @@ export class FleetService {
       return { name: fleetName, dir: this.dir, valid: false, issues: v.issues.map(wire), hosts, nix };
     }
     const store = openStore(this.dir, v.fleet);
-    const rows = secretsStatus(store);
+    const secretsOf = secretsByHost(secretsStatus(store));
     const mesh = planMesh(v.fleet, meshState(store.manifest, readMeshAddresses(this.dir)));
     for (const [name, h] of v.fleet.hosts) {
       const file = v.hostFiles.get(name)!;
-      const mine = rows.filter((r) => r.key.startsWith(`hosts/${name}/`) || r.readers.includes(name));
+      const mine = secretsOf.get(name) ?? [];
       const secrets = { ok: mine.filter((r) => r.state === "ok").length, missing: mine.filter((r) => r.state === "missing").length, stale: mine.filter((r) => r.state !== "ok" && r.state !== "missing").length };
       const fileIssues = issuesByFile.get(file) ?? [];
       const services: Record<string, string> = {};
@@ -79,10 +80,7 @@ export class FleetService {
     const v = validateFleetDir(this.dir);
     let secrets: HostDetail["secrets"] = [];
     if (v.fleet) {
-      const rows = secretsStatus(openStore(this.dir, v.fleet));
-      secrets = rows
-        .filter((r) => r.key.startsWith(`hosts/${name}/`) || r.readers.includes(name))
-        .map((r) => ({ key: r.key, state: r.state === "unreadable" ? "modified" : r.state, description: r.description, readers: r.readers, ...(r.detail ? { detail: r.detail } : {}), ...(r.fix ? { fix: r.fix } : {}) }));
+      secrets = (secretsByHost(secretsStatus(openStore(this.dir, v.fleet))).get(name) ?? []).map((r) => ({ key: r.key, state: r.state === "unreadable" ? "modified" : r.state, description: r.description, readers: r.readers, ...(r.detail ? { detail: r.detail } : {}), ...(r.fix ? { fix: r.fix } : {}) }));
     }
     return { name, file, yaml, values: parseYaml(yaml) ?? {}, issues: v.issues.filter((i) => i.file === file).map(wire), secrets };
   }
@@ -148,6 +146,22 @@ export class FleetService {
     writeFlake(this.dir, flakeDir, planned.plan);
     return { flakeDir, attr: `${host}-${FORMATS[f as keyof typeof FORMATS].suffix}`, format: f };
   }
+}
+
+/** A host's secrets: its own (`hosts/<name>/…`) and the ones it reads; indexed once per request. */
+function secretsByHost(rows: StatusRow[]): Map<string, StatusRow[]> {
+  const by = new Map<string, StatusRow[]>();
+  const add = (host: string, r: StatusRow) => {
+    const list = by.get(host) ?? [];
+    if (list[list.length - 1] !== r) list.push(r);
+    by.set(host, list);
+  };
+  for (const r of rows) {
+    const owner = /^hosts\/([^/]+)\//.exec(r.key)?.[1];
+    if (owner) add(owner, r);
+    for (const h of r.readers) add(h, r);
+  }
+  return by;
 }
 
 export function meshWire(mesh: MeshPlan, server?: string): MeshWire {

@@ -2,7 +2,7 @@
 // kernel with a small initramfs built here: busybox, dropbear as the SSH server, kexec-tools and
 // the virtio NIC modules. SSH reaches it through a loopback port forward only.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -113,5 +113,3 @@ export async function bootVm(initrd: string): Promise<Vm> {
   q.stderr!.on("data", (d: Buffer) => log.push(d));
   return { port, console: () => Buffer.concat(log).toString(), stop: () => q.kill("SIGKILL") };
 }
-
-export const readText = (p: string) => readFileSync(p, "utf8");

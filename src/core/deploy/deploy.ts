@@ -23,11 +23,6 @@ export interface DeployOptions {
   confirmTimeout: number;
 }
 
-export function deployKind(host: Host, facts?: { nixos: boolean }): DeployKind {
-  if (host.ephemeral) return "kexec";
-  return facts?.nixos ? "update" : "install";
-}
-
 export function checkDeployable(name: string, host: Host, kind: DeployKind): string | undefined {
   if (kind === "kexec" && !formatsOf(host).includes("kexec")) return `${name} is ephemeral but does not build the kexec format: add kexec to boot.formats`;
   return undefined;

@@ -7,14 +7,13 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Fleet } from "../../core/schema/fleet.js";
 import { hostSecretNeeds } from "../../core/plan/host.js";
-import { KINDS, MANIFEST_FILE, AGENIX_RULES_FILE, SECRETS_DIR } from "../../core/secrets/kinds.js";
+import { MANIFEST_FILE, AGENIX_RULES_FILE, SECRETS_DIR } from "../../core/secrets/kinds.js";
 import { parseManifest, printManifest, type Manifest } from "../../core/secrets/manifest.js";
 import {
   agenixRules,
   adminRecipients,
   desiredRecipients,
   fileOf,
-  hostKeyKey,
   planSecrets,
   secretsStatus,
   type PlannedSecret,
@@ -272,5 +271,3 @@ export async function bootstrapFiles(s: SecretsStore, host: string, identities: 
   }
   return out;
 }
-
-export { hostKeyKey, KINDS };

@@ -61,27 +61,8 @@ export function ListInput({ numeric, ...p }: DraftProps<unknown[]> & { numeric: 
     return nums.every(Number.isFinite) ? { ok: true, value: nums.length ? nums : undefined } : { ok: false };
   };
   const show = (v: unknown[] | undefined) => (Array.isArray(v) ? v.map(String).join("\n") : "");
-  const [draft, setDraft] = useDraft(Array.isArray(p.value) && p.value.length === 0 ? undefined : p.value, show, parse);
-  const bad = !parse(draft).ok;
-  return (
-    <>
-      <textarea
-        id={p.id}
-        data-testid={p.testId}
-        rows={Math.min(12, Math.max(2, draft.split("\n").length + 1))}
-        value={draft}
-        placeholder={p.placeholder}
-        disabled={p.disabled}
-        spellCheck={false}
-        onChange={(e) => {
-          setDraft(e.target.value);
-          const r = parse(e.target.value);
-          if (r.ok) p.onChange(r.value);
-        }}
-      />
-      {bad && <div className="inline-error">one number per line</div>}
-    </>
-  );
+  const value = Array.isArray(p.value) && p.value.length === 0 ? undefined : p.value;
+  return <DraftTextarea {...p} value={value} show={show} parse={parse} maxRows={12} problem="one number per line" />;
 }
 
 /** Any value as JSON text: the fallback for shapes the form does not know. */
@@ -94,26 +75,34 @@ export function JsonInput(p: DraftProps<unknown>) {
       return { ok: false };
     }
   };
-  const [draft, setDraft] = useDraft(p.value, (v) => (v === undefined ? "" : JSON.stringify(v, null, 2)), parse);
-  const bad = !parse(draft).ok;
+  const show = (v: unknown) => (v === undefined ? "" : JSON.stringify(v, null, 2));
+  return <DraftTextarea {...p} show={show} parse={parse} maxRows={16} className="json" placeholder={p.placeholder ?? "JSON"} problem="not valid JSON yet; the value is unchanged" />;
+}
+
+/** A textarea over a draft that reports a value only when it parses, with a note when it does not. */
+function DraftTextarea<T>(
+  p: DraftProps<T> & { show: (v: T | undefined) => string; parse: (s: string) => { ok: boolean; value?: T }; maxRows: number; problem: string; className?: string },
+) {
+  const [draft, setDraft] = useDraft(p.value, p.show, p.parse);
+  const bad = !p.parse(draft).ok;
   return (
     <>
       <textarea
         id={p.id}
         data-testid={p.testId}
-        className="json"
-        rows={Math.min(16, Math.max(2, draft.split("\n").length + 1))}
+        className={p.className}
+        rows={Math.min(p.maxRows, Math.max(2, draft.split("\n").length + 1))}
         value={draft}
-        placeholder={p.placeholder ?? "JSON"}
+        placeholder={p.placeholder}
         disabled={p.disabled}
         spellCheck={false}
         onChange={(e) => {
           setDraft(e.target.value);
-          const r = parse(e.target.value);
+          const r = p.parse(e.target.value);
           if (r.ok) p.onChange(r.value);
         }}
       />
-      {bad && <div className="inline-error">not valid JSON yet; the value is unchanged</div>}
+      {bad && <div className="inline-error">{p.problem}</div>}
     </>
   );
 }
