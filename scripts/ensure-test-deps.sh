@@ -3,10 +3,13 @@
 set -euo pipefail
 need=()
 # command → Debian package that provides it
-for pair in nix-instantiate:nix-bin age:age age-keygen:age ssh-keygen:openssh-client wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping sqlite3:sqlite3 chromium:chromium /usr/sbin/sshd:openssh-server /usr/sbin/mkfs.btrfs:btrfs-progs /usr/sbin/cryptsetup:cryptsetup; do
+for pair in nix-instantiate:nix-bin age:age age-keygen:age ssh-keygen:openssh-client wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping sqlite3:sqlite3 chromium:chromium /usr/sbin/sshd:openssh-server /usr/sbin/mkfs.btrfs:btrfs-progs /usr/sbin/cryptsetup:cryptsetup \
+  /usr/bin/qemu-system-x86_64:qemu-system-x86 /usr/bin/busybox:busybox-static /usr/sbin/dropbear:dropbear-bin /usr/bin/dropbearconvert:dropbear-bin /usr/sbin/kexec:kexec-tools /usr/bin/cpio:cpio xz:xz-utils; do
   cmd="${pair%%:*}"
   if [[ "$cmd" == /* ]]; then [ -x "$cmd" ] || need+=("${pair#*:}"); else command -v "$cmd" >/dev/null 2>&1 || need+=("${pair#*:}"); fi
 done
+# The QEMU kexec test boots this machine's Debian kernel (and its virtio modules).
+compgen -G '/boot/vmlinuz-*' >/dev/null || need+=(linux-image-amd64)
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u | sed '/^$/d')
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

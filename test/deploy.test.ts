@@ -293,13 +293,7 @@ describe("deploy plans (no machines needed)", () => {
   });
 });
 
-// Not yet passing. Narrowed down so far: the VM boots in ~23 s; hearth's copy step (stopped
-// with --phases build,copy) followed by starting kexec-boot over plain ssh brings the new system
-// up in ~10 s; but through `hearth deploy`'s own kexec step and wait loop, the rescue VM stops
-// answering and the new kernel never prints, even when the wait loop first sleeps 20 s (so its
-// polling is not the cause). Issue 6 stays open on it.
-const KEXEC_VM_PENDING = "pending: the VM hangs after hearth deploy's kexec step (see the comment above)";
-describe("deploy: kexec into the new system (QEMU)", { skip: KEXEC_VM_PENDING || (!haveVmTools() && "needs qemu-system-x86, a kernel in /boot, busybox-static, dropbear-bin, kexec-tools, cpio") }, () => {
+describe("deploy: kexec into the new system (QEMU)", { skip: (!haveVmTools() && "needs qemu-system-x86, a kernel in /boot, busybox-static, dropbear-bin, kexec-tools, cpio") }, () => {
   let vm: Vm | undefined;
   after(() => vm?.stop());
 

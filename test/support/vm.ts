@@ -2,7 +2,7 @@
 // kernel with a small initramfs built here: busybox, dropbear as the SSH server, kexec-tools and
 // the virtio NIC modules. SSH reaches it through a loopback port forward only.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -44,8 +44,11 @@ export function buildInitramfs(o: { hostKey: Buffer; authorizedKey: string; gene
     copyWithLibs("/usr/sbin/kexec", root, "/sbin/kexec");
     const kver = basename(kernelImage()!).replace(/^vmlinuz-/, "");
     for (const m of ["net/core/failover", "drivers/net/net_failover", "drivers/net/virtio_net"]) {
-      const src = join("/lib/modules", kver, "kernel", `${m}.ko.xz`);
-      writeFileSync(join(root, "lib/modules-hearth", `${basename(m)}.ko`), execFileSync("xz", ["-dc", src]));
+      // Debian compresses modules with xz on newer kernels; older ones ship them plain.
+      const src = join("/lib/modules", kver, "kernel", `${m}.ko`);
+      const dest = join(root, "lib/modules-hearth", `${basename(m)}.ko`);
+      if (existsSync(src)) copyFileSync(src, dest);
+      else writeFileSync(dest, execFileSync("xz", ["-dc", `${src}.xz`]));
     }
     const keyFile = join(root, "tmp", "openssh_key");
     writeFileSync(keyFile, o.hostKey, { mode: 0o600 });
@@ -103,13 +106,23 @@ export interface Vm {
 
 export async function bootVm(initrd: string): Promise<Vm> {
   const port = await freePort();
-  const log: Buffer[] = [];
+  // The console goes to a file, not a pipe: tests run hearth with spawnSync, which blocks this
+  // process's event loop, and a full pipe would stall QEMU's serial port and so the guest.
+  const logDir = mkdtempSync(join(tmpdir(), "hearth-vm-"));
+  const logFile = join(logDir, "console.log");
+  const fd = openSync(logFile, "w");
   const q: ChildProcess = spawn(
     "qemu-system-x86_64",
     ["-machine", "q35", "-cpu", "max", "-m", "768", "-smp", "1", "-kernel", kernelImage()!, "-initrd", initrd, "-append", "console=ttyS0 panic=-1 random.trust_cpu=on", "-nographic", "-no-reboot", "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22`, "-device", "virtio-net-pci,netdev=n0", "-device", "virtio-rng-pci"],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { stdio: ["ignore", fd, fd] },
   );
-  q.stdout!.on("data", (d: Buffer) => log.push(d));
-  q.stderr!.on("data", (d: Buffer) => log.push(d));
-  return { port, console: () => Buffer.concat(log).toString(), stop: () => q.kill("SIGKILL") };
+  closeSync(fd);
+  return {
+    port,
+    console: () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : ""),
+    stop: () => {
+      q.kill("SIGKILL");
+      rmSync(logDir, { recursive: true, force: true });
+    },
+  };
 }
