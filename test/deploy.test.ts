@@ -5,7 +5,7 @@
 // passphrase the way the initrd does.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,11 @@ import { FLEET_YAML, addTestAdmin, hearth, readyExample, writeFleet } from "./su
 import { TestNet, haveSshd, startSshd } from "./support/netns.js";
 import { bootVm, buildInitramfs, haveVmTools, kexecTree, type Vm } from "./support/vm.js";
 import { REPO_ROOT as REPO } from "../src/node/fleet-dir.js";
-import { activateScript, deployOrder, generationOf, parseHealth, rollbackScript } from "../src/core/deploy/deploy.js";
+import { activateScript, deployOrder, generationOf, rollbackScript } from "../src/core/deploy/deploy.js";
+import { healthScript, parseHealth } from "../src/core/deploy/health.js";
+import type { HealthCheck } from "../src/core/services/types.js";
+import { planFleetDir } from "../src/node/fleet-plan.js";
+import { createServer } from "node:http";
 
 const sh = (cmd: string, args: string[], input?: Buffer | string) => execFileSync(cmd, args, { stdio: ["pipe", "pipe", "pipe"], ...(input !== undefined ? { input } : {}) }).toString();
 const decrypt = (identity: string, file: string) => execFileSync("age", ["-d", "-i", identity, file]);
@@ -190,7 +194,11 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
     net?.destroy();
   });
 
-  /** A NixOS-like test host: sshd with the hearth host key, a stand-in systemctl, a system profile. */
+  /**
+   * A NixOS-like test host for pi-alpha (Headscale server, nginx, tailnet member): sshd with the
+   * hearth host key, a stand-in systemctl and tailscale, a system profile, and stand-in
+   * generations whose services really listen on headscale's and nginx's ports.
+   */
   async function updateHost(i: number) {
     const { dir, identity } = await readyExample("pi-cluster");
     const key = sshKeyPair();
@@ -199,24 +207,29 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
     const state = join(work, "state");
     sh("mkdir", ["-p", state, join(work, "bin")]);
     // Stand-in systemctl (named so): reports what the active stand-in generation left behind.
-    writeFileSync(join(work, "bin/systemctl"), `#!/bin/sh\n# stand-in for systemctl on a test host\ncase "$1" in\n  is-system-running) s=$(cat ${state}/state 2>/dev/null || echo running); echo "$s"; [ "$s" = running ];;\n  --failed) cat ${state}/failed 2>/dev/null; true;;\nesac\n`, { mode: 0o755 });
+    writeFileSync(join(work, "bin/systemctl"), `#!/bin/sh\n# stand-in for systemctl on a test host\ncase "$1" in\n  is-system-running) s=$(cat ${state}/state 2>/dev/null || echo running); echo "$s"; [ "$s" = running ];;\n  --failed) cat ${state}/failed 2>/dev/null; true;;\n  is-active) if grep -qx "$2" ${state}/failed-units 2>/dev/null; then echo failed; exit 3; else echo active; fi;;\nesac\n`, { mode: 0o755 });
+    writeFileSync(join(work, "bin/tailscale"), `#!/bin/sh\n# stand-in for tailscale on a test host\n[ "$1 $2" = "status --json" ] && printf '{\\n  "BackendState": "%s"\\n}\\n' "$(cat ${state}/tailscale 2>/dev/null || echo NoState)"\n`, { mode: 0o755 });
+    // pi-alpha's services listen on headscale's port (8080) and nginx's (80): hearth probes both.
+    writeFileSync(join(state, "listen"), "8080 80\n");
     // The stand-in generations, built by the real Nix.
     const flake = join(work, "flake");
     sh("mkdir", ["-p", flake]);
-    writeFileSync(join(flake, "flake.nix"), readFileSync(join(REPO, "test/fixtures/generations/flake.nix")));
+    for (const f of ["flake.nix", "standin-api.py"]) writeFileSync(join(flake, f), readFileSync(join(REPO, "test/fixtures/generations", f)));
     writeFileSync(join(flake, "params.nix"), `{ nonce = "${Date.now()}-${i}-${Math.random()}"; stateDir = "${state}"; }\n`);
     const build = (attr: string) => JSON.parse(sh("nix", ["build", `path:${flake}#${attr}`, "--no-link", "--json", "--extra-experimental-features", "nix-command flakes"], undefined))[0].outputs.out as string;
-    const gens = { good: build("good"), good2: build("good2"), degraded: build("degraded"), cutoff: build("cutoff") };
+    const gens = { good: build("good"), good2: build("good2"), degraded: build("degraded"), cutoff: build("cutoff"), noapi: build("noapi") };
     const profile = join(work, "profile", "system");
     sh("mkdir", ["-p", join(work, "profile")]);
     const addr = `192.168.79.${10 + i}`;
     const ns = net.host(`u${i}`, addr);
-    const hostKey = decrypt(identity, join(dir, "secrets/hosts/pi-beta/ssh-host-key.age"));
+    const hostKey = decrypt(identity, join(dir, "secrets/hosts/pi-alpha/ssh-host-key.age"));
+    // The stand-in services outlive the namespace's sshd: stop them with the test.
+    stops.push(() => spawnSync("sh", ["-c", `[ -f ${state}/pids ] && kill $(cat ${state}/pids)`]));
     stops.push((await startSshd(net, ns, { address: addr, port: 22, hostKey, authorizedKey: key.pub, path: `${join(work, "bin")}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin` })).stop);
     // First generation, as an install would leave it.
     sh("ip", ["netns", "exec", ns, "sh", "-c", `nix-env -p ${profile} --set ${gens.good} && ${gens.good}/bin/switch-to-configuration switch`]);
     const deploy = (system: string, extra: string[] = []) =>
-      hearth(["deploy", "pi-beta", "-f", dir, "--address", addr, "--ssh-key", key.file, "--system", system, "--profile", profile, "--confirm-timeout", "4", "--health-timeout", "5", "--wait-timeout", "8", ...extra], { netns: admin });
+      hearth(["deploy", "pi-alpha", "-f", dir, "--address", addr, "--ssh-key", key.file, "--system", system, "--profile", profile, "--confirm-timeout", "4", "--health-timeout", "3", "--wait-timeout", "8", ...extra], { netns: admin });
     const current = () => readFileSync(join(state, "current"), "utf8").trim();
     const generation = () => sh("readlink", [profile]).trim();
     return { deploy, current, generation, gens, state };
@@ -232,19 +245,26 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
     assert.equal(h.current(), "good");
     const ok = h.deploy(h.gens.good2);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, /pi-beta\s+update\s+deployed/);
+    assert.match(ok.stdout, /pi-alpha\s+update\s+deployed/);
     assert.equal(h.current(), "good2");
     const gen2 = h.generation();
 
     const bad = h.deploy(h.gens.degraded);
     assert.notEqual(bad.code, 0, bad.stdout + bad.stderr);
-    assert.match(bad.stdout, /pi-beta\s+update\s+rolled back .*health check failed \(failed units: lighthouse\.service\); rolled back to/);
+    assert.match(bad.stdout, /pi-alpha\s+update\s+rolled back .*health check failed \(failed units: lighthouse\.service;.*\); rolled back to/);
     assert.equal(h.current(), "good2", "back on the previous generation, which was switched to again");
+    assert.equal(h.generation(), gen2);
+
+    // Every unit "active" and systemd running, but headscale's API does not answer.
+    const noapi = h.deploy(h.gens.noapi);
+    assert.notEqual(noapi.code, 0, noapi.stdout + noapi.stderr);
+    assert.match(noapi.stdout, /pi-alpha\s+update\s+rolled back .*health check failed \(headscale API: http:\/\/127\.0\.0\.1:8080\/health did not answer; nginx listening: nothing accepts connections on 127\.0\.0\.1:80\); rolled back to/);
+    assert.equal(h.current(), "good2");
     assert.equal(h.generation(), gen2);
 
     const cut = h.deploy(h.gens.cutoff);
     assert.notEqual(cut.code, 0, cut.stdout + cut.stderr);
-    assert.match(cut.stdout, /pi-beta\s+update\s+rolled back .*stopped answering (during|after) activation;? (and )?the host rolled itself back/);
+    assert.match(cut.stdout, /pi-alpha\s+update\s+rolled back .*stopped answering (during|after) activation;? (and )?the host rolled itself back/);
     assert.equal(h.current(), "good2", "the watchdog switched back, which brought the network up again");
     assert.equal(h.generation(), gen2);
     // And it answers again.
@@ -253,6 +273,64 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
 });
 
 describe("deploy plans (no machines needed)", () => {
+  test("health checks: a beacon API that is syncing passes, a broken one and a closed port fail, each in words", async () => {
+    // Real HTTP and TCP on loopback, probed by the rendered script under bash, as on a host.
+    const servers = await Promise.all(
+      [206, 503].map(
+        (status) =>
+          new Promise<import("node:http").Server>((ok) => {
+            const s = createServer((_q, r) => r.writeHead(status).end());
+            s.listen(0, "127.0.0.1", () => ok(s));
+          }),
+      ),
+    );
+    const ports = servers.map((s) => (s.address() as { port: number }).port);
+    const port = (i: number) => ports[i]!;
+    const closed = await new Promise<number>((ok) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => ok(p));
+      });
+    });
+    const checks: HealthCheck[] = [
+      { name: "syncing beacon", kind: "http", url: `http://127.0.0.1:${port(0)}/eth/v1/node/health`, okStatus: [200, 206] },
+      { name: "broken beacon", kind: "http", url: `http://127.0.0.1:${port(1)}/eth/v1/node/health`, okStatus: [200, 206] },
+      { name: "gone beacon", kind: "http", url: `http://127.0.0.1:${closed}/eth/v1/node/health`, okStatus: [200, 206] },
+      { name: "engine API", kind: "tcp", host: "127.0.0.1", port: port(0) },
+      { name: "mev-boost", kind: "tcp", host: "127.0.0.1", port: closed },
+    ];
+    // Not spawnSync: the servers answer from this process's event loop.
+    const stdout = await new Promise<string>((ok) => {
+      const c = spawn("bash", ["-c", healthScript(checks).split("\n").slice(1).join("\n")]);
+      let out = "";
+      c.stdout.on("data", (d: Buffer) => (out += d));
+      c.on("close", () => ok(out));
+    });
+    servers.forEach((s) => s.close());
+    const h = parseHealth(`state=running\n${stdout}`, checks);
+    assert.deepEqual(h.problems, [
+      `broken beacon: http://127.0.0.1:${port(1)}/eth/v1/node/health answered HTTP 503`,
+      `gone beacon: http://127.0.0.1:${closed}/eth/v1/node/health did not answer`,
+      `mev-boost: nothing accepts connections on 127.0.0.1:${closed}`,
+    ]);
+    assert.equal(h.ok, false);
+    // systemd's view joins in; a missing line counts as a failure, never as a pass.
+    assert.deepEqual(parseHealth("state=degraded\nfailed=lighthouse.service\n"), { ok: false, state: "degraded", failed: ["lighthouse.service"], problems: [], settling: false });
+    assert.deepEqual(parseHealth("state=running\ncheck=0 ok\n", checks.slice(0, 2)).problems, ["broken beacon: no result"]);
+    assert.equal(parseHealth("state=starting\n").settling, true);
+  });
+
+  test("every service and the mesh say how to check them; the example hosts' checks are planned", async () => {
+    const { dir } = await readyExample("homestaking");
+    const beta = planFleetDir(dir, { requireSecrets: true }).plan.hosts.find((h) => h.name === "ponkila-ephemeral-beta")!;
+    const names = beta.health.map((c) => c.name);
+    for (const want of [/beacon API/, /engine API/, /mesh handshake/, /unit$/]) assert.ok(names.some((n) => want.test(n)), `${want} in ${names.join(", ")}`);
+    const beacon = beta.health.find((c) => /beacon API/.test(c.name))!;
+    assert.ok(beacon.kind === "http" && /^http:\/\/[0-9.]+:\d+\/eth\/v1\/node\/health$/.test(beacon.url) && beacon.okStatus.includes(206), JSON.stringify(beacon));
+    // Every rendered script is valid shell.
+    for (const h of planFleetDir(dir, { requireSecrets: true }).plan.hosts) assert.equal(spawnSync("bash", ["-n", "-c", healthScript(h.health)]).status, 0, h.name);
+  });
+
   test("dependency waves: the Headscale server first; a cycle is reported, not waited on", () => {
     const deps: Record<string, string[]> = { alpha: [], beta: ["alpha"], gamma: ["alpha"], delta: ["beta"] };
     assert.deepEqual(deployOrder(Object.keys(deps), (n) => deps[n]!).waves, [["alpha"], ["beta", "gamma"], ["delta"]]);
@@ -270,8 +348,6 @@ describe("deploy plans (no machines needed)", () => {
     const a = activateScript(o, "/nix/store/x-system", "tok", 41);
     assert.match(a, /sleep 60; \[ -e '\/run\/hearth-confirm-tok' \] \|\| \{ nix-env .* --switch-generation 41/);
     assert.ok(a.indexOf("setsid") < a.indexOf("'/nix/store/x-system'/bin/switch-to-configuration switch"), "the watchdog is armed before the switch");
-    assert.deepEqual(parseHealth("state=running\n"), { ok: true, state: "running", failed: [] });
-    assert.deepEqual(parseHealth("state=degraded\nfailed=lighthouse.service\n"), { ok: false, state: "degraded", failed: ["lighthouse.service"] });
   });
 
   test("every example host can be dry-run end to end", async () => {

@@ -11,6 +11,8 @@ import { parseDocument } from "yaml";
 import { FLEET_YAML, addTestAdmin, hearth, readyExample, writeFleet } from "./support/fleet.js";
 import { TestNet, haveNetns } from "./support/netns.js";
 import { REPO_ROOT } from "../src/node/fleet-dir.js";
+import { planFleetDir } from "../src/node/fleet-plan.js";
+import { healthScript, parseHealth } from "../src/core/deploy/health.js";
 
 const HOST = (i: number, extra = "") => `ephemeral: true
 tags: [${i % 2 ? "odd" : "even"}]
@@ -130,6 +132,18 @@ describe("WireGuard mesh in network namespaces", { skip: !haveNetns() && "needs 
     for (const line of hs) assert.equal(line.split("\t")[1], "0", `no handshake: ${line}`);
     const hub = net.exec(ns.get("h1")!, "wg", ["show", ifname("h1"), "peers"]).out;
     assert.ok(!hub.includes(net.exec(intruder, "wg", ["show", `wgt${net.id}x`.slice(0, 15), "public-key"]).out.trim()));
+
+    // hearth deploy's mesh check, as planned for spoke h4 (ping its hub, then ask for handshakes),
+    // passes on h4 and fails on the intruder with the same peers.
+    const check = planFleetDir(dir, { requireSecrets: true }).plan.hosts.find((h) => h.name === "h4")!.health.find((c) => c.kind === "wireguard")!;
+    assert.deepEqual(check.kind === "wireguard" && check.peers, ["10.100.0.1"], "a spoke checks its hub");
+    const runCheck = (where: string, ifn: string) => {
+      const c = { ...check, interface: ifn };
+      return parseHealth(`state=running\n${net.exec(where, "bash", ["-c", healthScript([c]).split("\n").slice(1).join("\n")]).out}`, [c]);
+    };
+    assert.deepEqual(runCheck(ns.get("h4")!, ifname("h4")).problems, []);
+    assert.deepEqual(runCheck(intruder, `wgt${net.id}x`.slice(0, 15)).problems, [`${check.name}: no handshake with any of 1 peers on ${`wgt${net.id}x`.slice(0, 15)}`]);
+    assert.match(runCheck(ns.get("h4")!, "wgnone").problems[0] ?? "", /interface wgnone is missing/);
   });
 });
 

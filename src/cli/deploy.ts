@@ -22,7 +22,6 @@ import {
   confirmScript,
   DEPLOY_PHASES,
   deployOrder,
-  HEALTH_SCRIPT,
   kexecScript,
   rollbackScript,
   SYSTEM_PROFILE,
@@ -31,6 +30,9 @@ import {
   type DeployOptions,
 } from "../core/deploy/deploy.js";
 import { deployMany, type HostJob } from "../node/deploy/deploy.js";
+import { healthScript } from "../core/deploy/health.js";
+import { meshState } from "../core/plan/plan.js";
+import { readMeshAddresses } from "../node/fleet-plan.js";
 
 const targetOptions = (c: Command) =>
   c
@@ -175,30 +177,42 @@ export function registerDeployCommand(program: Command): void {
       .option("--accept-first-key", "the machine runs something else now (a rescue system): accept its key for the first contact; the deployed system must present the pinned key")
       .option("--system <path>", "deploy this already-built store path instead of building")
       .option("--profile <path>", "system profile on the target", SYSTEM_PROFILE)
-      .option("--confirm-timeout <s>", "seconds before an unconfirmed activation rolls itself back", "60")
+      .option("--confirm-timeout <s>", "seconds before an unconfirmed activation rolls itself back (default: the health timeout + 30)")
       .option("--health-timeout <s>", "seconds the health check may take", "60")
       .option("--wait-timeout <s>", "seconds to wait for a host to answer", "120")
       .option("--jobs <n>", "hosts deployed at once", "4")
+      .option("--skip-check <names...>", "health checks not to require, by name as the plan prints them (e.g. 'mesh handshake on wg0' while the hub is down)")
       .option("--json", "print events and results as JSON lines"),
   ).action(
-    wrap(async (names: string[], o: ConnOpts & { acceptFirstKey?: boolean; install?: boolean; system?: string; profile: string; confirmTimeout: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean }) => {
+    wrap(async (names: string[], o: ConnOpts & { acceptFirstKey?: boolean; install?: boolean; system?: string; profile: string; confirmTimeout?: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean; skipCheck?: string[] }) => {
       const store = loadStore(o.fleet);
       const flakeDir = resolve(o.fleet, "flake");
-      const opts: DeployOptions = { flakeDir, profile: o.profile, confirmTimeout: Number(o.confirmTimeout) };
+      // The watchdog must outlast the health check, or a slow but healthy start rolls back.
+      if (o.confirmTimeout && Number(o.confirmTimeout) <= Number(o.healthTimeout))
+        throw new CliError(`--confirm-timeout (${o.confirmTimeout}s) must be longer than --health-timeout (${o.healthTimeout}s): the host would roll back while hearth still checks it`, 2);
+      const opts: DeployOptions = { flakeDir, profile: o.profile, confirmTimeout: o.confirmTimeout ? Number(o.confirmTimeout) : Number(o.healthTimeout) + 30 };
       const phases = o.phases ? selectPhases(DEPLOY_PHASES, o.phases) : undefined;
       if (names.length > 1 && o.address) throw new CliError("--address names one host; deploy one host at a time with it", 2);
       const jobs: HostJob[] = [];
-      const mesh = planMesh(store.fleet);
+      const mesh = planMesh(store.fleet, meshState(store.manifest, readMeshAddresses(resolve(o.fleet))));
+      const skip = new Set(o.skipCheck ?? []);
+      const planHostChecks = new Map<string, string[]>();
       for (const name of names) {
         const host = store.fleet.hosts.get(name);
         if (!host) throw new CliError(`no host '${name}' in the fleet`);
         const kind: DeployKind = host.ephemeral ? "kexec" : o.install ? "install" : "update";
         const problem = checkDeployable(name, host, kind);
         if (problem) throw new CliError(problem);
-        const dependsOn = planHost(store.fleet, name, mesh).dependsOn;
+        const hp = planHost(store.fleet, name, mesh);
+        const dependsOn = hp.dependsOn;
+        const checks = hp.health.filter((c) => !skip.has(c.name));
+        planHostChecks.set(name, hp.health.map((c) => c.name));
         const target = { ...hostTarget(store.fleet, store.manifest, name, tOpts(o)), ...(o.acceptFirstKey && kind !== "update" ? { acceptFirstKey: true } : {}) };
-        jobs.push({ name, kind, target, dependsOn, ...(o.system ? { systemPath: o.system } : {}) });
+        jobs.push({ name, kind, target, dependsOn, checks, ...(o.system ? { systemPath: o.system } : {}) });
       }
+      const allChecks = new Set(jobs.flatMap((j) => [...planHostChecks.get(j.name)!]));
+      const unknown = [...skip].filter((n) => !allChecks.has(n));
+      if (unknown.length) throw new CliError(`--skip-check: no health check named ${unknown.map((u) => `'${u}'`).join(", ")}; checks: ${[...allChecks].map((c) => `'${c}'`).join(", ") || "none"}`, 2);
       if (o.dryRun) {
         const { waves } = deployOrder(names, (n) => jobs.find((j) => j.name === n)!.dependsOn.filter((d) => names.includes(d)));
         waves.forEach((w, i) => out(`wave ${i + 1}: ${w.join(", ")}`));
@@ -243,7 +257,8 @@ function printDeployPlan(j: HostJob, o: DeployOptions, store: ReturnType<typeof 
     } else {
       out(`  copy:     NIX_SSHOPTS=… nix copy --to ssh://${j.target.user}@${j.target.address} <system>`);
       out(`  activate: ${activateScript(o, "<system>", "<token>").split("\n").join(" ; ")}`);
-      out(`  health:   ${HEALTH_SCRIPT}`);
+      out(`  health:   systemd running, no failed units${j.checks.map((c) => `; ${c.name}`).join("")}`);
+      for (const line of healthScript(j.checks).split("\n")) out(`            ${line}`);
       out(`  confirm:  ${confirmScript("<token>")}   (or, on failure: ${rollbackScript(o)})`);
     }
   } finally {

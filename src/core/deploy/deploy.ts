@@ -69,15 +69,6 @@ export const generationOf = (link: string): number | undefined => {
 };
 export const currentGenerationScript = (o: DeployOptions) => `readlink '${o.profile}'`;
 
-/** Health after activation: systemd says running, and no unit failed. */
-export const HEALTH_SCRIPT = "state=$(systemctl is-system-running 2>/dev/null || true); echo \"state=$state\"; systemctl --failed --no-legend --plain 2>/dev/null | awk '{print \"failed=\" $1}'";
-
-export function parseHealth(stdout: string): { ok: boolean; state: string; failed: string[] } {
-  const state = /^state=(.*)$/m.exec(stdout)?.[1]?.trim() ?? "unknown";
-  const failed = [...stdout.matchAll(/^failed=(.+)$/gm)].map((m) => m[1]!.trim()).filter(Boolean);
-  return { ok: state === "running" && failed.length === 0, state, failed };
-}
-
 /** kexec: unpack the tree, then start kexec-boot detached so the SSH session can end first. */
 export const unpackKexecScript = `rm -rf ${KEXEC_DIR} && mkdir -p ${KEXEC_DIR} && tar -x -C ${KEXEC_DIR}`;
 export const kexecScript = `cd ${KEXEC_DIR} && (setsid ./kexec-boot </dev/null >${KEXEC_DIR}/kexec.log 2>&1 &) && echo started`;

@@ -1,7 +1,7 @@
 // The interface host-level features share (hardware, storage, unlock, Secure Boot, formats):
 // the same shape as a service kind, minus the configuration block of its own.
 import type { NixValue } from "../nix/ast.js";
-import type { SecretNeed, PortSpec } from "../services/types.js";
+import type { HealthCheck, SecretNeed, PortSpec } from "../services/types.js";
 import type { Fleet, Host } from "../schema/fleet.js";
 import type { MeshPlan } from "../mesh/plan.js";
 
@@ -31,4 +31,5 @@ export interface Feature {
   contribute(ctx: HostContext, out: HostModules): void;
   secrets?(ctx: HostContext): SecretNeed[];
   ports?(ctx: HostContext): PortSpec[];
+  health?(ctx: HostContext): HealthCheck[];
 }

@@ -1,7 +1,7 @@
 // Plans one host: runs every applicable feature and service kind and collects their
 // NixOS fragments, ports, data directories, secrets and deploy dependencies. Pure.
 import type { Fleet, Host } from "../schema/fleet.js";
-import type { DataDir, PortSpec, ProcessSpec, Role, SecretNeed, ServiceContext, ServiceKind } from "../services/types.js";
+import type { DataDir, HealthCheck, PortSpec, ProcessSpec, Role, SecretNeed, ServiceContext, ServiceKind } from "../services/types.js";
 import { ROLES, kindFor } from "../services/registry.js";
 import type { Feature, HostModules } from "../features/types.js";
 import { base } from "../features/base.js";
@@ -38,6 +38,8 @@ export interface HostPlan {
   firewall: { tcp: number[]; udp: number[] };
   /** Ports opened on the mesh interface only. */
   meshFirewall: { tcp: number[]; udp: number[] };
+  /** What `hearth deploy` checks after an update before confirming it. */
+  health: HealthCheck[];
 }
 
 export function localAddress(host: Host): string {
@@ -80,11 +82,13 @@ export function planHost(fleet: Fleet, name: string, meshPlan?: MeshPlan): HostP
   const mods: HostModules = { config: [], imports: [], disko: [], hardware: [] };
   const secrets: SecretNeed[] = [];
   const featurePorts: PortSpec[] = [];
+  const health: HealthCheck[] = [];
   for (const f of FEATURES) {
     if (!f.applies(fctx)) continue;
     f.contribute(fctx, mods);
     secrets.push(...(f.secrets?.(fctx) ?? []));
     featurePorts.push(...(f.ports?.(fctx) ?? []));
+    health.push(...(f.health?.(fctx) ?? []));
   }
   const services = hostServices(fleet, name, host, meshPlan);
   const dependsOn = new Set<string>();
@@ -92,6 +96,8 @@ export function planHost(fleet: Fleet, name: string, meshPlan?: MeshPlan): HostP
     mods.config.push(s.kind.nixos(s.cfg, sctx));
     secrets.push(...s.kind.secrets(s.cfg, sctx));
     for (const d of s.kind.dependsOn?.(s.cfg, sctx) ?? []) dependsOn.add(d);
+    for (const p of s.processes) health.push({ name: `${p.unit} unit`, kind: "unit", unit: `${p.unit}.service` });
+    health.push(...(s.kind.health?.(s.cfg, sctx) ?? []));
   }
   // Tailnet members join the Headscale server, so they are deployed after it (seed 003's order).
   const server = meshPlan?.type === "headscale" && meshPlan.byName.has(name) ? headscaleServer(fleet) : undefined;
@@ -115,6 +121,8 @@ export function planHost(fleet: Fleet, name: string, meshPlan?: MeshPlan): HostP
     imports: mods.imports,
     firewall,
     meshFirewall,
+    // One check per name: the mesh feature and a declared tailscale service both say "tailnet login".
+    health: [...new Map(health.map((h) => [h.name, h])).values()],
   };
 }
 

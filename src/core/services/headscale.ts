@@ -1,7 +1,7 @@
 // Headscale coordination server (seed 003's pi-alpha), via NixOS's own services.headscale.
 import { z } from "zod";
 import { port } from "../schema/common.js";
-import type { ServiceKind } from "./types.js";
+import { probeUrlHost, type ServiceKind } from "./types.js";
 import { PREAUTH_KEY_PATH } from "./tailscale.js";
 
 const schema = z.strictObject({
@@ -40,6 +40,10 @@ const headscale: ServiceKind<HeadscaleCfg> = {
   dataDirs: () => [],
   // The server holds the same preauth key its clients join with (registered by the mesh setup).
   secrets: () => [{ id: "headscale-preauth", kind: "headscale-preauth", path: PREAUTH_KEY_PATH, owner: "headscale", shared: true }],
+  health: (c) => [
+    { name: "headscale unit", kind: "unit", unit: "headscale.service" },
+    { name: "headscale API", kind: "http", url: `http://${probeUrlHost(c.address)}:${c.port}/health`, okStatus: [200] },
+  ],
   nixos: (c) => ({
     services: {
       headscale: {

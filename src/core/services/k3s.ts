@@ -52,6 +52,10 @@ const k3s: ServiceKind<K3sCfg> = {
     const init = initServer(ctx);
     return !c.serverAddr && init && init[0] !== ctx.hostName ? [init[0]] : [];
   },
+  health: (c) => [
+    { name: "k3s unit", kind: "unit", unit: "k3s.service" },
+    ...(c.role === "server" ? [{ name: "k3s API server", kind: "tcp" as const, host: "127.0.0.1", port: 6443 }] : []),
+  ],
   nixos: (c, ctx) => {
     const url = serverUrl(c, ctx);
     return {

@@ -15,6 +15,11 @@ const caddySchema = z.strictObject({ kind: z.literal("caddy"), ...fields });
 const nginxSchema = z.strictObject({ kind: z.literal("nginx"), ...fields });
 type Cfg = z.infer<typeof caddySchema> | z.infer<typeof nginxSchema>;
 
+const health = (unit: string): ServiceKind<Cfg>["health"] => () => [
+  { name: `${unit} unit`, kind: "unit", unit: `${unit}.service` },
+  { name: `${unit} listening`, kind: "tcp", host: "127.0.0.1", port: 80 },
+];
+
 const ports: ServiceKind<Cfg>["ports"] = () => [
   { name: "http", port: 80, protocol: "tcp", expose: "public", field: ["kind"] },
   { name: "https", port: 443, protocol: "tcp", expose: "public", field: ["kind"] },
@@ -27,6 +32,7 @@ export const caddy: ServiceKind<Cfg> = {
   ports,
   dataDirs: () => [],
   secrets: () => [],
+  health: health("caddy"),
   nixos: (c) => ({
     services: {
       caddy: {
@@ -47,6 +53,7 @@ export const nginx: ServiceKind<Cfg> = {
   ports,
   dataDirs: () => [],
   secrets: () => [],
+  health: health("nginx"),
   nixos: (c) => ({
     services: {
       nginx: {

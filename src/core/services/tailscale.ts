@@ -34,6 +34,10 @@ const tailscale: ServiceKind<TailscaleCfg> = {
     const hs = headscaleHost(ctx);
     return !c.loginServer && hs && hs[0] !== ctx.hostName ? [hs[0]] : [];
   },
+  health: () => [
+    { name: "tailscaled unit", kind: "unit", unit: "tailscaled.service" },
+    { name: "tailnet login", kind: "tailscale" },
+  ],
   nixos: (c, ctx) => {
     const server = c.loginServer ?? headscaleHost(ctx)?.[1];
     return {

@@ -77,6 +77,26 @@ export interface ProcessSpec {
   description: string;
 }
 
+/**
+ * A check that a deployed service really works, run on the host itself after an update (so
+ * services bound to localhost count). Any failing check rolls the update back.
+ */
+export type HealthCheck =
+  | { name: string; kind: "unit"; unit: string }
+  | { name: string; kind: "http"; url: string; okStatus: number[] }
+  | { name: string; kind: "tcp"; host: string; port: number }
+  /** At least one peer completes a handshake once pinged over the mesh. */
+  | { name: string; kind: "wireguard"; interface: string; peers: string[] }
+  | { name: string; kind: "tailscale" };
+
+/** Where a check on the host itself reaches a socket bound to `bind` (0.0.0.0 is reached on loopback). */
+export const probeHost = (bind: string): string => (bind === "0.0.0.0" || bind === "" ? "127.0.0.1" : bind === "::" ? "::1" : bind);
+/** The same, as the host part of a URL (IPv6 in brackets). */
+export const probeUrlHost = (bind: string): string => {
+  const h = probeHost(bind);
+  return h.includes(":") ? `[${h}]` : h;
+};
+
 export interface ServiceKind<C = any> {
   /** Value of the discriminator field (`client` or `kind`), e.g. `lighthouse`. */
   id: string;
@@ -92,4 +112,6 @@ export interface ServiceKind<C = any> {
   processes?(cfg: C, ctx: ServiceContext): ProcessSpec[];
   /** Hosts this service must be deployed after (e.g. tailscale clients after the headscale server). */
   dependsOn?(cfg: C, ctx: ServiceContext): string[];
+  /** How `hearth deploy` sees that the service works (its units are checked from `processes`). */
+  health?(cfg: C, ctx: ServiceContext): HealthCheck[];
 }

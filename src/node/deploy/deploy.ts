@@ -10,14 +10,14 @@ import {
   currentGenerationScript,
   deployOrder,
   generationOf,
-  HEALTH_SCRIPT,
   kexecScript,
-  parseHealth,
   rollbackScript,
   unpackKexecScript,
   type DeployKind,
   type DeployOptions,
 } from "../../core/deploy/deploy.js";
+import { describeHealth, healthScript, parseHealth, type HealthReport } from "../../core/deploy/health.js";
+import type { HealthCheck } from "../../core/services/types.js";
 import { explainSsh, SshSession, type SshTarget } from "./ssh.js";
 
 export interface DeployEvent {
@@ -43,6 +43,8 @@ export interface HostJob {
   /** Deploy this store path instead of building (built elsewhere, or by a test). */
   systemPath?: string;
   dependsOn: string[];
+  /** Checked after an update, with systemd's state (core/deploy/health.ts). */
+  checks: HealthCheck[];
 }
 
 export interface RunOptions extends DeployOptions {
@@ -168,15 +170,17 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     }
     const newLink = /^generation=(.*)$/m.exec(a.stdout)?.[1]?.trim();
     emit("activate", "ok", `switched (${newLink ?? "generation unknown"})`);
-    emit("health", "start", "systemd state and failed units");
+    emit("health", "start", `systemd state, failed units${job.checks.length ? ` and ${job.checks.length} checks: ${job.checks.map((c) => c.name).join(", ")}` : ""}`);
+    // Services take a while to open their ports after a switch: poll until all is well or time is up.
     const deadline = Date.now() + o.healthTimeout * 1000;
-    let last = { ok: false, state: "no answer", failed: [] as string[] };
-    while (Date.now() < deadline) {
-      const h = await ssh.run(HEALTH_SCRIPT, { timeoutMs: 15_000 });
-      if (h.code === 0) {
-        last = parseHealth(h.stdout);
-        if (last.ok || (last.state !== "starting" && last.state !== "initializing")) break;
-      } else last = { ok: false, state: `no answer: ${explainSsh(h, job.target)}`, failed: [] };
+    const script = healthScript(job.checks);
+    let last: HealthReport = { ok: false, state: "no answer", failed: [], problems: [], settling: true };
+    for (;;) {
+      const h = await ssh.run(script, { timeoutMs: 30_000 });
+      if (h.code === 0) last = parseHealth(h.stdout, job.checks);
+      else last = { ok: false, state: `no answer: ${explainSsh(h, job.target)}`, failed: [], problems: [], settling: true };
+      // A unit that failed stays failed; waiting longer only delays the rollback.
+      if (last.ok || Date.now() >= deadline || (last.failed.length > 0 && !last.settling)) break;
       await sleep(1000);
     }
     if (last.ok) {
@@ -187,10 +191,10 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
         emit("health", "fail", `the host rolled itself back before hearth could confirm (now on ${now})`);
         return done("rolled back", `stopped answering after activation; the host rolled itself back to ${now}`);
       }
-      emit("health", "ok", "running, no failed units");
+      emit("health", "ok", `running, no failed units${job.checks.length ? `, ${job.checks.length} checks passed` : ""}`);
       return done("deployed", `now on ${path} (${newLink})`);
     }
-    const why = last.failed.length ? `failed units: ${last.failed.join(", ")}` : `system state ${last.state}`;
+    const why = describeHealth(last);
     emit("health", "fail", why);
     // Disarm the watchdog first, so it cannot roll back a second time.
     await ssh.run(confirmScript(token));

@@ -1,7 +1,7 @@
 // Builders that turn a client's few particulars (package, binary, default ports, argv)
 // into a full ServiceKind, so each client file holds only what is specific to it.
 import { z } from "zod";
-import type { DataDir, PortSpec, ProcessSpec, SecretNeed, ServiceContext, ServiceKind } from "../types.js";
+import { probeHost, probeUrlHost, type DataDir, type PortSpec, type ProcessSpec, type SecretNeed, type ServiceContext, type ServiceKind } from "../types.js";
 import {
   consensusFields,
   executionFields,
@@ -9,6 +9,7 @@ import {
   ethPackage,
   serviceOptions,
   networkOf,
+  addressOf,
   DEFAULT_JWT_PATH,
   JWT_GROUP,
   type ConsensusCfg,
@@ -85,6 +86,8 @@ export function executionClient(
     dataDirs: (c): DataDir[] => [{ path: c.dataDir, field: ["dataDir"] }],
     secrets: jwtSecret,
     processes: (c, ctx) => [process(def, "execution", c, ctx, [])],
+    // The Engine API answers as soon as the client runs, synced or not.
+    health: (c, ctx) => [{ name: `${def.id} engine API`, kind: "tcp", host: probeHost(addressOf(c, ctx)), port: c.ports.authrpc }],
     nixos: (c, ctx) => serviceOptions(process(def, "execution", c, ctx, []), { jwt: true }),
   };
 }
@@ -111,6 +114,10 @@ export function consensusClient(
     dataDirs: (c): DataDir[] => [{ path: c.dataDir, field: ["dataDir"] }],
     secrets: jwtSecret,
     processes: (c, ctx) => [process(def, "consensus", c, ctx, after(ctx))],
+    // The standard beacon API health: 200 ready, 206 syncing (normal after an update), 503 broken.
+    health: (c, ctx) => [
+      { name: `${def.id} beacon API`, kind: "http", url: `http://${probeUrlHost(addressOf(c, ctx))}:${c.ports.http}/eth/v1/node/health`, okStatus: [200, 206] },
+    ],
     nixos: (c, ctx) => serviceOptions(process(def, "consensus", c, ctx, after(ctx)), { jwt: true }),
   };
 }

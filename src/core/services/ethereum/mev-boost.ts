@@ -1,7 +1,7 @@
 // MEV-boost sidecar between the consensus client and the builder relays.
 import { z } from "zod";
 import { port } from "../../schema/common.js";
-import type { ServiceKind } from "../types.js";
+import { probeHost, type ServiceKind } from "../types.js";
 import { DEFAULT_RELAYS, ethPackage, networkOf, resolveBind, serviceOptions } from "./common.js";
 import { ethNetwork } from "../../schema/common.js";
 
@@ -46,6 +46,9 @@ const mevBoost: ServiceKind<MevBoostCfg> = {
   dataDirs: () => [],
   secrets: () => [],
   processes: (c, ctx) => [proc(c, ctx)],
+  // Only that it answers: its status is 503 while the relays are unreachable, which an update
+  // of this host cannot cause or fix.
+  health: (c, ctx) => [{ name: "mev-boost", kind: "tcp", host: probeHost(resolveBind(c.address, ctx, "127.0.0.1")), port: c.port }],
   nixos: (c, ctx) => serviceOptions(proc(c, ctx)),
 };
 export default mevBoost;
