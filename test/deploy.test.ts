@@ -62,7 +62,7 @@ function addAdminSshKey(dir: string, pub: string) {
 describe("prepare and unlock over SSH", { skip: !haveSshd() && "needs root, ip netns and openssh-server" }, () => {
   let net: TestNet;
   let admin: string;
-  const run = (args: string[], opts: { input?: string } = {}) => hearth(args, { ...opts, netns: admin });
+  const run = (args: string[], opts: { input?: string; env?: Record<string, string> } = {}) => hearth(args, { ...opts, netns: admin });
   const drops: (() => void)[] = [];
   const stops: (() => void)[] = [];
   before(() => {
@@ -135,6 +135,66 @@ network:
     // Only the secrets phase, again: idempotent, nothing formatted.
     assert.equal(run([...args, "--phases", "secrets"]).code, 0);
     assert.equal(run([...args, "--phases", "nope"]).code, 2);
+  });
+
+  test("install: nixos-anywhere gets the keys from a tmpfs directory that is wiped; the recovery key opens the LUKS volume; the host comes back pinned", async () => {
+    const { dir, identity } = await readyExample("pi-cluster");
+    const key = sshKeyPair();
+    addAdminSshKey(dir, key.pub);
+    // Before: a rescue system with a host key of its own, and an empty disk.
+    const rescue = sshKeyPair();
+    const ns = net.host("alpha", "192.168.78.21");
+    const sshd = await startSshd(net, ns, { address: "192.168.78.21", port: 22, hostKey: readFileSync(rescue.file), authorizedKey: key.pub });
+    stops.push(sshd.stop);
+    const disk = loopDisk("alpha", 64);
+    drops.push(disk.drop);
+    const root = mkdtempSync(join(tmpdir(), "hearth-installroot-"));
+    const log = join(mkdtempSync(join(tmpdir(), "hearth-standin-")), "log");
+    const keysDir = "/tmp/hearth-keys"; // the installer's INSTALL_KEYS_DIR; this namespace shares the machine's /tmp
+    drops.push(() => rmSync(keysDir, { recursive: true, force: true }));
+    const shmBefore = readdirSync("/dev/shm").filter((f) => f.startsWith("hearth-pi-alpha-"));
+    const fast = "--pbkdf pbkdf2 --pbkdf-force-iterations 1000";
+    const r = run(["deploy", "pi-alpha", "--install", "-f", dir, "--address", "192.168.78.21", "--ssh-key", key.file, "-i", identity, "--wait-timeout", "30"], {
+      env: {
+        PATH: `${join(REPO, "test/fixtures/stand-in-nixos-anywhere")}:${process.env.PATH}`,
+        HEARTH_STANDIN_LOG: log,
+        HEARTH_STANDIN_ROOT: root,
+        // What disko does with a luks content's passwordFile and additionalKeyFiles.
+        HEARTH_STANDIN_DISKO: `cryptsetup luksFormat --batch-mode ${fast} --key-file ${keysDir}/luks-passphrase ${disk.dev} && cryptsetup luksAddKey ${fast} --key-file ${keysDir}/luks-passphrase ${disk.dev} ${keysDir}/luks-recovery-key`,
+        // The installed system boots: the same address now presents the key from the extra files.
+        HEARTH_STANDIN_REBOOT: `cp ${root}/etc/ssh/ssh_host_ed25519_key ${sshd.dir}/host_key && kill -HUP $(cat ${sshd.dir}/sshd.pid)`,
+      },
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /pi-alpha\s+install\s+deployed .*installed and booted .*presenting its pinned host key/);
+    assert.match(r.stdout, /install\s+info\s+### installation finished/, "nixos-anywhere's output is streamed as events");
+    // What nixos-anywhere was given: paths only, every file 0600 (public halves 0644) on a tmpfs.
+    const lines = readFileSync(log, "utf8").split("\n");
+    const argv = lines.filter((l) => !l.startsWith("file "));
+    assert.deepEqual(argv.slice(0, 4), ["--flake", `path:${join(dir, "flake")}#pi-alpha`, "--extra-files", argv[3]!]);
+    assert.ok(argv.includes("--target-host") && argv.includes("root@192.168.78.21"));
+    const files = lines.filter((l) => l.startsWith("file ")).map((l) => l.split(" "));
+    assert.ok(files.length >= 5, lines.join("\n"));
+    for (const [, path, mode, fs] of files) {
+      assert.equal(fs, "tmpfs", `${path} on a tmpfs`);
+      assert.equal(mode, path!.endsWith(".pub") ? "644" : "600", path);
+    }
+    for (const id of ["ssh-host-key", "luks-passphrase", "luks-recovery-key", "zfs-raw-key"]) {
+      const plain = decrypt(identity, join(dir, `secrets/hosts/pi-alpha/${id}.age`));
+      assert.ok(!readFileSync(log, "utf8").includes(plain.toString("utf8").trim().slice(0, 40)), `${id} not in the argv`);
+    }
+    assert.deepEqual(readFileSync(join(root, "etc/ssh/ssh_host_ed25519_key")), decrypt(identity, join(dir, "secrets/hosts/pi-alpha/ssh-host-key.age")));
+    // The tmpfs directory is gone afterwards.
+    const tmpDir = argv[3]!.replace(/\/extra-files$/, "");
+    assert.ok(!existsSync(tmpDir), `${tmpDir} wiped`);
+    assert.deepEqual(readdirSync("/dev/shm").filter((f) => f.startsWith("hearth-pi-alpha-")), shmBefore);
+    // The recovery key, typed as a passphrase, opens the volume; so does the passphrase; a wrong one does not.
+    const recovery = decrypt(identity, join(dir, "secrets/hosts/pi-alpha/luks-recovery-key.age"));
+    const opens = (pass: Buffer) => spawnSync("cryptsetup", ["open", "--test-passphrase", "--key-file", "-", disk.dev], { input: pass }).status === 0;
+    assert.ok(opens(recovery), "recovery key");
+    assert.ok(opens(decrypt(identity, join(dir, "secrets/hosts/pi-alpha/luks-passphrase.age"))), "passphrase");
+    assert.ok(!opens(Buffer.from("not-the-key")), "a wrong key");
+    assert.match(sh("cryptsetup", ["luksDump", disk.dev]), /^\s+1: luks2/m, "two key slots");
   });
 
   test("the host key is pinned: a machine with another key at the address is refused", async () => {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { EXAMPLES, FLEET_YAML, addTestAdmin, hearth, readyExample, tempDir, writeFleet } from "./support/fleet.js";
 import { REPO_ROOT } from "../src/node/fleet-dir.js";
 
@@ -241,7 +241,7 @@ test("extra-files: host keys and disk keys for the install, on tmpfs only, 0600"
   const pub = execFileSync("ssh-keygen", ["-y", "-f", key]).toString().trim().split(" ").slice(0, 2).join(" ");
   assert.equal(pub, manifest(dir).secrets["hosts/pi-alpha/ssh-host-key"]!.public, "the key the secrets are encrypted to");
   assert.equal(readFileSync(join(out, "disk-keys/zfs-raw-key")).length, 32);
-  rmSync(out, { recursive: true });
+  rmSync(dirname(out), { recursive: true });
   const disk = mkdtempSync(join(REPO_ROOT, ".test-extra-"));
   try {
     if (statfsSync(disk).type !== 0x01021994) {

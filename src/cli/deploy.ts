@@ -22,6 +22,7 @@ import {
   confirmScript,
   DEPLOY_PHASES,
   deployOrder,
+  installArgv,
   kexecScript,
   rollbackScript,
   SYSTEM_PROFILE,
@@ -31,6 +32,7 @@ import {
 } from "../core/deploy/deploy.js";
 import { deployMany, type HostJob } from "../node/deploy/deploy.js";
 import { healthScript } from "../core/deploy/health.js";
+import { writeBootstrapDir } from "../node/secrets/bootstrap-dir.js";
 import { meshState } from "../core/plan/plan.js";
 import { readMeshAddresses } from "../node/fleet-plan.js";
 
@@ -208,7 +210,8 @@ export function registerDeployCommand(program: Command): void {
         const checks = hp.health.filter((c) => !skip.has(c.name));
         planHostChecks.set(name, hp.health.map((c) => c.name));
         const target = { ...hostTarget(store.fleet, store.manifest, name, tOpts(o)), ...(o.acceptFirstKey && kind !== "update" ? { acceptFirstKey: true } : {}) };
-        jobs.push({ name, kind, target, dependsOn, checks, ...(o.system ? { systemPath: o.system } : {}) });
+        const bootstrap = kind === "install" ? async () => writeBootstrapDir(store, name, await identities(o.identity)) : undefined;
+        jobs.push({ name, kind, target, dependsOn, checks, ...(bootstrap ? { bootstrap } : {}), ...(o.system ? { systemPath: o.system } : {}) });
       }
       const allChecks = new Set(jobs.flatMap((j) => [...planHostChecks.get(j.name)!]));
       const unknown = [...skip].filter((n) => !allChecks.has(n));
@@ -253,7 +256,10 @@ function printDeployPlan(j: HostJob, o: DeployOptions, store: ReturnType<typeof 
       out(`  wait:     until ${j.target.address} answers with the pinned host key and a new boot id`);
     } else if (j.kind === "install") {
       const disk = store.planned.filter((s) => s.uses.some((u) => u.host === j.name && u.delivery === "disk"));
-      out(`  install:  nixos-anywhere --flake ${escapeShellArg(`${o.flakeDir}#${j.name}`)} --extra-files <tmpfs dir from hearth secrets extra-files ${j.name}>${disk.map((s) => ` --disk-encryption-keys ${s.uses.find((u) => u.host === j.name)!.path} <tmpfs>`).join("")} ${j.target.user}@${j.target.address}`);
+      const boot = { extraFiles: "<tmpfs>/extra-files", diskKeys: disk.map((s) => ({ remote: s.uses.find((u) => u.host === j.name)!.path, local: `<tmpfs>/disk-keys/${s.uses.find((u) => u.host === j.name)!.path.split("/").pop()}` })) };
+      out(`  install:  ${installArgv(j.name, j.target, o, boot).map(escapeShellArg).join(" ")}`);
+      out(`            (<tmpfs>: a fresh directory on a tmpfs holding the decrypted host keys; wiped afterwards)`);
+      out(`  wait:     until ${j.target.address} answers with the pinned host key (the installed system)`);
     } else {
       out(`  copy:     NIX_SSHOPTS=… nix copy --to ssh://${j.target.user}@${j.target.address} <system>`);
       out(`  activate: ${activateScript(o, "<system>", "<token>").split("\n").join(" ; ")}`);

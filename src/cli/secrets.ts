@@ -1,17 +1,17 @@
 // `hearth secrets …`: the lifecycle of the fleet's secrets. Values never come from argv and are
 // printed only by `show`; everything else reports names, states and recipients.
 import { Command } from "commander";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statfsSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { readSecret } from "./prompt.js";
 import { CliError, err, out, openStoreCli, validated } from "./common.js";
 import { loadIdentityFile, newAgeIdentity, SecretError, type LoadedIdentity } from "../node/secrets/age.js";
-import { bootstrapFiles, generate, rekey, setUserSecret, show, status } from "../node/secrets/store.js";
+import { generate, rekey, setUserSecret, show, status } from "../node/secrets/store.js";
+import { writeBootstrapDir } from "../node/secrets/bootstrap-dir.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
 import type { StatusRow } from "../core/secrets/plan.js";
 
-const TMPFS_MAGIC = 0x01021994;
 const fleetOpt = ["-f, --fleet <dir>", "fleet directory", "."] as const;
 const idOpt = ["-i, --identity <file...>", "age identity or OpenSSH ed25519 private key of an admin (default $HEARTH_IDENTITY, ~/.config/hearth/identity.txt)"] as const;
 
@@ -190,26 +190,9 @@ export function registerSecrets(program: Command): void {
     .action(
       wrap(async (host: string, opts: { fleet: string; identity?: string[]; out?: string; allowDisk?: boolean }) => {
         const store = loadStore(opts.fleet);
-        const base = process.env.XDG_RUNTIME_DIR && existsSync(process.env.XDG_RUNTIME_DIR) ? process.env.XDG_RUNTIME_DIR : existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
-        const dir = opts.out ? resolve(opts.out) : mkdtempSync(join(base, `hearth-${host}-`));
-        if (opts.out) {
-          if (existsSync(dir) && readdirSync(dir).length) throw new CliError(`${dir} is not empty; give a new directory`);
-          mkdirSync(dir, { recursive: true, mode: 0o700 });
-        }
-        chmodSync(dir, 0o700);
-        if (!opts.allowDisk && statfsSync(dir).type !== TMPFS_MAGIC)
-          throw new CliError(`${dir} is not on a tmpfs, so the plaintext keys would reach a disk; use a directory under /dev/shm or pass --allow-disk`);
-        const files = await bootstrapFiles(store, host, await identities(opts.identity));
-        const diskKeys: string[] = [];
-        for (const f of files) {
-          const rel = f.target === "root" ? join("extra-files", f.path) : join("disk-keys", f.path.split("/").pop()!);
-          mkdirSync(dirname(join(dir, rel)), { recursive: true, mode: 0o700 });
-          writeFileAtomic(join(dir, rel), f.content, f.mode);
-          if (f.target === "disk-key") diskKeys.push(`--disk-encryption-keys ${f.path} ${join(dir, rel)}`);
-          f.content.fill(0);
-        }
-        out(`wrote ${files.length} file(s) for ${host} to ${dir} (plaintext on tmpfs: delete it after the install)`);
-        out(`nixos-anywhere --flake .#${host} --extra-files ${join(dir, "extra-files")} ${diskKeys.join(" ")} root@HOST`);
+        const b = await writeBootstrapDir(store, host, await identities(opts.identity), { ...(opts.out ? { out: opts.out } : {}), allowDisk: !!opts.allowDisk });
+        out(`wrote ${b.count} file(s) for ${host} to ${b.dir} (plaintext on tmpfs: delete it after the install)`);
+        out(`nixos-anywhere --flake .#${host} --extra-files ${b.extraFiles} ${b.diskKeys.map((k) => `--disk-encryption-keys ${k.remote} ${k.local}`).join(" ")} root@HOST`);
       }),
     );
 }

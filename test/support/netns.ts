@@ -141,7 +141,7 @@ export async function startSshd(
   net: TestNet,
   ns: string,
   o: { address: string; port: number; hostKey: Buffer; authorizedKey: string; forceCommand?: string; path?: string; privateDir?: string },
-): Promise<{ stop(): void }> {
+): Promise<{ stop(): void; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "hearth-sshd-"));
   writeFileSync(join(dir, "host_key"), o.hostKey, { mode: 0o600 });
   writeFileSync(join(dir, "authorized_keys"), o.authorizedKey + "\n", { mode: 0o600 });
@@ -173,6 +173,8 @@ export async function startSshd(
     await sleep(50);
   }
   return {
+    // host_key and sshd.pid live here: a test can swap the key and SIGHUP sshd (a "reboot").
+    dir,
     stop: () => {
       d.kill("SIGTERM");
       rmSync(dir, { recursive: true, force: true });

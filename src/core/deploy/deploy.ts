@@ -69,6 +69,32 @@ export const generationOf = (link: string): number | undefined => {
 };
 export const currentGenerationScript = (o: DeployOptions) => `readlink '${o.profile}'`;
 
+export interface InstallTarget {
+  user: string;
+  address: string;
+  port: number;
+  identityFile?: string;
+  jump?: string;
+}
+
+/**
+ * First installation: nixos-anywhere (kexec into its installer, disko with hearth's disk keys,
+ * install, reboot) with the host keys as extra files. Only paths on the command line: the keys
+ * sit in a tmpfs directory that is wiped afterwards.
+ */
+export function installArgv(name: string, t: InstallTarget, o: DeployOptions, boot: { extraFiles: string; diskKeys: { remote: string; local: string }[] }): string[] {
+  return [
+    "nixos-anywhere",
+    "--flake", `path:${o.flakeDir}#${name}`,
+    "--extra-files", boot.extraFiles,
+    ...boot.diskKeys.flatMap((k) => ["--disk-encryption-keys", k.remote, k.local]),
+    "--ssh-port", String(t.port),
+    ...(t.identityFile ? ["-i", t.identityFile] : []),
+    ...(t.jump ? ["--ssh-option", `ProxyJump=${t.jump}`] : []),
+    "--target-host", `${t.user}@${t.address}`,
+  ];
+}
+
 /** kexec: unpack the tree, then start kexec-boot detached so the SSH session can end first. */
 export const unpackKexecScript = `rm -rf ${KEXEC_DIR} && mkdir -p ${KEXEC_DIR} && tar -x -C ${KEXEC_DIR}`;
 export const kexecScript = `cd ${KEXEC_DIR} && (setsid ./kexec-boot </dev/null >${KEXEC_DIR}/kexec.log 2>&1 &) && echo started`;

@@ -2,7 +2,7 @@
 // TPM2, SSH in the initrd for remote unlock (seed 003), and Lanzaboote Secure Boot (seed 002).
 import type { Feature, HostContext } from "./types.js";
 import { nix } from "../nix/ast.js";
-import { CREDSTORE_KEY, INSTALL_LUKS_PASSPHRASE, INSTALL_ZFS_KEY } from "./storage/zfs.js";
+import { CREDSTORE_KEY, INSTALL_LUKS_PASSPHRASE, INSTALL_LUKS_RECOVERY_KEY, INSTALL_ZFS_KEY } from "./storage/zfs.js";
 
 export const INITRD_HOST_KEY = "/etc/secrets/initrd/ssh_host_ed25519_key";
 
@@ -31,12 +31,12 @@ export const credstore: Feature = {
     });
   },
   // Both are used while disko formats the disks (nixos-anywhere --disk-encryption-keys); the
-  // passphrase is also what `hearth unlock` types; the recovery key is enrolled at install.
+  // passphrase is also what `hearth unlock` types; the recovery key gets its own key slot then.
   secrets: (ctx) => [
     { id: "zfs-raw-key", kind: "zfs-raw-key", path: INSTALL_ZFS_KEY, mode: "0400" },
     { id: "luks-passphrase", kind: "luks-passphrase", path: INSTALL_LUKS_PASSPHRASE, mode: "0400" },
     ...(ctx.host.security.unlock.recoveryKey
-      ? [{ id: "luks-recovery-key", kind: "luks-recovery-key" as const, path: `${INSTALL_LUKS_PASSPHRASE}.recovery`, delivery: "admin" as const }]
+      ? [{ id: "luks-recovery-key", kind: "luks-recovery-key" as const, path: INSTALL_LUKS_RECOVERY_KEY, delivery: "disk" as const }]
       : []),
   ],
 };

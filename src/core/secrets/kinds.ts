@@ -17,7 +17,7 @@ export type SecretKind =
  * activation: agenix decrypts it on the host at activation, into /run/agenix (tmpfs).
  * install: handed to the install step as an extra file (host keys must exist before agenix can run).
  * disk: used once while formatting disks (disko reads it from INSTALL_KEYS_DIR on the installer).
- * admin: only admins read it (recovery key; `hearth unlock` reads the passphrase).
+ * admin: only admins read it.
  */
 export type Delivery = "activation" | "install" | "disk" | "admin";
 
@@ -39,7 +39,7 @@ export const KINDS: Record<SecretKind, KindInfo> = {
   "wireguard-key": { description: "WireGuard private key", makes: "X25519 key pair, base64", delivery: "activation", generated: true, hasPublic: true },
   "zfs-raw-key": { description: "raw ZFS encryption key kept in the LUKS credstore", makes: "32 random bytes", delivery: "disk", generated: true, hasPublic: false },
   "luks-passphrase": { description: "LUKS passphrase", makes: "6 random words of 8 base32 letters", delivery: "disk", generated: true, hasPublic: false },
-  "luks-recovery-key": { description: "LUKS recovery key", makes: "256 bits in systemd's modhex groups", delivery: "admin", generated: true, hasPublic: false },
+  "luks-recovery-key": { description: "LUKS recovery key", makes: "256 bits in systemd's modhex groups", delivery: "disk", generated: true, hasPublic: false },
   "headscale-preauth": { description: "Headscale pre-authentication key", makes: "24 random bytes, hex", delivery: "activation", generated: true, hasPublic: false },
   "k3s-token": { description: "k3s cluster join token", makes: "32 random bytes, hex", delivery: "activation", generated: true, hasPublic: false },
   "age-identity": { description: "age identity", makes: "X25519 age identity", delivery: "activation", generated: true, hasPublic: true },

@@ -10,6 +10,7 @@ import {
   currentGenerationScript,
   deployOrder,
   generationOf,
+  installArgv,
   kexecScript,
   rollbackScript,
   unpackKexecScript,
@@ -19,6 +20,7 @@ import {
 import { describeHealth, healthScript, parseHealth, type HealthReport } from "../../core/deploy/health.js";
 import type { HealthCheck } from "../../core/services/types.js";
 import { explainSsh, SshSession, type SshTarget } from "./ssh.js";
+import { wipeBootstrapDir, type BootstrapDir } from "../secrets/bootstrap-dir.js";
 
 export interface DeployEvent {
   host: string;
@@ -45,6 +47,8 @@ export interface HostJob {
   dependsOn: string[];
   /** Checked after an update, with systemd's state (core/deploy/health.ts). */
   checks: HealthCheck[];
+  /** Install: decrypts the host's keys into a tmpfs directory (wiped after nixos-anywhere). */
+  bootstrap?: () => Promise<BootstrapDir>;
 }
 
 export interface RunOptions extends DeployOptions {
@@ -94,6 +98,8 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     return r.stdout;
   };
   try {
+    // nixos-anywhere builds the system itself.
+    if (job.kind === "install") return await install(job, o, emit, done);
     // build
     let path = job.systemPath;
     if (!path) {
@@ -123,25 +129,10 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
       if (o.phases && !o.phases.has("kexec")) return done("deployed", "copied the kexec tree; stopped before kexec (--phases)");
       emit("kexec", "start", "kexec-boot");
       await remote("kexec", kexecScript);
-      emit("wait", "start", `waiting up to ${o.waitTimeout}s for ${job.name} to come back with its own host key`);
-      const deadline = Date.now() + o.waitTimeout * 1000;
-      // The system that comes back must present the host's pinned key, whatever ran before.
-      const pinned = new SshSession({ ...job.target, acceptFirstKey: false }, false);
-      await sleep(1000);
-      while (Date.now() < deadline) {
-        const r2 = await pinned.run("cat /proc/sys/kernel/random/boot_id; uname -r", { timeoutMs: 15_000 });
-        if (r2.code === 0 && r2.stdout.split("\n")[0]!.trim() !== bootId) {
-          pinned.close();
-          emit("wait", "ok", `booted (kernel ${r2.stdout.split("\n")[1]?.trim()})`);
-          return done("deployed", `kexec'd into the new system, kernel ${r2.stdout.split("\n")[1]?.trim()}, presenting its pinned host key`);
-        }
-        await sleep(1000);
-      }
-      pinned.close();
-      throw new StepFailed(`wait: ${job.name} did not come back with its pinned host key within ${o.waitTimeout}s`);
+      const kernel = await waitForPinned(job, o, emit, bootId);
+      return done("deployed", `kexec'd into the new system, kernel ${kernel}, presenting its pinned host key`);
     }
 
-    if (job.kind === "install") throw new StepFailed("install: run `hearth deploy` with nixos-anywhere installed (nix run github:nix-community/nixos-anywhere); see --dry-run for the exact command");
 
     // update
     const previous = (await ssh.run(currentGenerationScript(o))).stdout.trim() || "(none)";
@@ -221,6 +212,79 @@ async function waitForGeneration(ssh: SshSession, o: RunOptions, previous: strin
     await sleep(1000);
   }
   return false;
+}
+
+type Emit = (phase: string, status: DeployEvent["status"], message: string) => void;
+
+async function install(job: HostJob, o: RunOptions, emit: Emit, done: (outcome: HostResult["outcome"], detail: string) => HostResult): Promise<HostResult> {
+  if (!job.bootstrap) throw new StepFailed("install: no way to decrypt the host's keys (internal)");
+  if (!o.phases || o.phases.has("install")) {
+    const boot = await job.bootstrap().catch((e: Error) => {
+      throw new StepFailed(`install: ${e.message}`);
+    });
+    try {
+      const argv = installArgv(job.name, job.target, o, boot);
+      emit("install", "start", argv.join(" "));
+      const r = await runStreaming(argv, (line) => emit("install", "info", line));
+      if (r.code !== 0) throw new StepFailed(`install: nixos-anywhere exited with status ${r.code}: ${r.tail.slice(-2).join(" / ")}`);
+    } finally {
+      wipeBootstrapDir(boot.dir);
+    }
+    emit("install", "ok", "installed; the keys' tmpfs directory is wiped");
+  }
+  if (o.phases && !o.phases.has("wait")) return done("deployed", "installed; not waiting for the reboot (--phases)");
+  const kernel = await waitForPinned(job, o, emit);
+  return done("deployed", `installed and booted (kernel ${kernel}), presenting its pinned host key`);
+}
+
+/**
+ * Wait until the host answers with its pinned key (and, after a kexec, a new boot id): whatever
+ * ran before (a rescue system, an installer) presents another key and is not taken for it.
+ */
+async function waitForPinned(job: HostJob, o: RunOptions, emit: Emit, notBootId?: string): Promise<string> {
+  emit("wait", "start", `waiting up to ${o.waitTimeout}s for ${job.name} to come back with its own host key`);
+  const deadline = Date.now() + o.waitTimeout * 1000;
+  const pinned = new SshSession({ ...job.target, acceptFirstKey: false }, false);
+  try {
+    await sleep(1000);
+    while (Date.now() < deadline) {
+      const r = await pinned.run("cat /proc/sys/kernel/random/boot_id; uname -r", { timeoutMs: 15_000 });
+      const [boot, kernel] = r.stdout.split("\n").map((l) => l.trim());
+      if (r.code === 0 && boot !== notBootId) {
+        emit("wait", "ok", `booted (kernel ${kernel})`);
+        return kernel ?? "?";
+      }
+      await sleep(1000);
+    }
+  } finally {
+    pinned.close();
+  }
+  throw new StepFailed(`wait: ${job.name} did not come back with its pinned host key within ${o.waitTimeout}s`);
+}
+
+/** Run a local command, handing each output line to `line`; keeps the last lines for errors. */
+function runStreaming(argv: string[], line: (l: string) => void): Promise<{ code: number; tail: string[] }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    const tail: string[] = [];
+    const feed = (stream: NodeJS.ReadableStream) => {
+      let buf = "";
+      stream.on("data", (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split("\n");
+        buf = lines.pop()!;
+        for (const l of lines.filter((x) => x.trim())) {
+          tail.push(l);
+          if (tail.length > 20) tail.shift();
+          line(l);
+        }
+      });
+    };
+    feed(child.stdout);
+    feed(child.stderr);
+    child.on("error", (e) => tail.push(String(e)));
+    child.on("close", (code) => resolve({ code: code ?? 1, tail }));
+  });
 }
 
 /** Many hosts: dependency waves, at most `concurrency` at once; dependents of a failure are skipped. */

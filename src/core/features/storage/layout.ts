@@ -44,7 +44,7 @@ export const storageLayout: Feature = {
         if (m.dev === bootDisk && !host.ephemeral) bootParts[name] = part;
         else disks[m.disk] = { type: "disk", device: m.dev, content: { type: "gpt", partitions: { [name]: part } } };
       });
-      if (kind.extraDevices) pools.push(kind.extraDevices(name, vol) as Record<string, unknown>);
+      if (kind.extraDevices) pools.push(kind.extraDevices(name, vol, host) as Record<string, unknown>);
     }
     if (bootDisk && !host.ephemeral) disks["boot"] = { type: "disk", device: bootDisk, content: { type: "gpt", partitions: bootParts } };
     if (Object.keys(disks).length > 0 || pools.length > 0) out.disko.push({ disko: { devices: { disk: disks as never } } }, ...pools.map((p) => ({ disko: { devices: p as never } })));

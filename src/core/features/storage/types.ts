@@ -1,6 +1,6 @@
 // One file per filesystem kind, behind this interface (disko's lib/types/* habit).
 import type { NixValue } from "../../nix/ast.js";
-import type { Volume } from "../../schema/fleet.js";
+import type { Host, Volume } from "../../schema/fleet.js";
 
 export interface Mount {
   mountpoint: string;
@@ -15,7 +15,7 @@ export interface VolumeKind<V extends Volume = Volume> {
   /** disko content of the partition on device `index` of the volume (partlabels of the others given). */
   partitionContent(name: string, vol: V, index: number, otherPartitions: string[]): NixValue | undefined;
   /** Top-level disko devices besides disks (zpools). */
-  extraDevices?(name: string, vol: V): NixValue;
+  extraDevices?(name: string, vol: V, host: Host): NixValue;
   /** NixOS fileSystems for a volume that exists already and is only mounted (format: false). */
   existingFileSystems?(name: string, vol: V): NixValue;
   /** Minimum devices for the chosen layout, with the reason. */

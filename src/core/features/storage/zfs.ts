@@ -10,6 +10,7 @@ export const CREDSTORE_KEY = "/etc/credstore/zfs-sysroot.mount";
 /** hearth's secrets as the installer sees them while disko formats (see secrets/kinds.ts). */
 export const INSTALL_ZFS_KEY = `${INSTALL_KEYS_DIR}/zfs-raw-key`;
 export const INSTALL_LUKS_PASSPHRASE = `${INSTALL_KEYS_DIR}/luks-passphrase`;
+export const INSTALL_LUKS_RECOVERY_KEY = `${INSTALL_KEYS_DIR}/luks-recovery-key`;
 
 // disko spells RAID-Z1 "raidz"; single-disk pools have an empty mode.
 const DISKO_MODE: Record<Zfs["mode"], string> = { single: "", mirror: "mirror", raidz1: "raidz", raidz2: "raidz2", raidz3: "raidz3" };
@@ -20,7 +21,7 @@ export const zfs: VolumeKind<Zfs> = {
   mounts: (v) => Object.entries(v.datasets).map(([n, d]) => ({ mountpoint: d.mountpoint, field: ["datasets", n, "mountpoint"] })),
   minDevices: (v) => [MIN_DEVICES[v.mode], `${v.mode} needs at least ${MIN_DEVICES[v.mode]} disks`],
   partitionContent: (_name, v) => ({ type: "zfs", pool: v.pool }),
-  extraDevices: (_name, v) => {
+  extraDevices: (_name, v, host) => {
     const encrypted = v.encryption !== "none";
     const parent = encrypted ? "crypt" : "data";
     const datasets: Record<string, unknown> = {};
@@ -28,7 +29,14 @@ export const zfs: VolumeKind<Zfs> = {
       datasets["credstore"] = {
         type: "zfs_volume",
         size: "100M",
-        content: { type: "luks", name: "credstore", passwordFile: INSTALL_LUKS_PASSPHRASE, content: { type: "filesystem", format: "ext4" } },
+        content: {
+          type: "luks",
+          name: "credstore",
+          passwordFile: INSTALL_LUKS_PASSPHRASE,
+          // The recovery key gets a key slot of its own when disko formats (cryptsetup luksAddKey).
+          ...(host.security.unlock.recoveryKey ? { additionalKeyFiles: [INSTALL_LUKS_RECOVERY_KEY] } : {}),
+          content: { type: "filesystem", format: "ext4" },
+        },
       };
     }
     datasets[parent] = {
