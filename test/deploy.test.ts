@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
@@ -14,7 +14,7 @@ import { FLEET_YAML, addTestAdmin, hearth, readyExample, writeFleet } from "./su
 import { TestNet, haveSshd, startSshd } from "./support/netns.js";
 import { bootVm, buildInitramfs, haveVmTools, kexecTree, type Vm } from "./support/vm.js";
 import { REPO_ROOT as REPO } from "../src/node/fleet-dir.js";
-import { activateScript, deployOrder, generationOf, rollbackScript } from "../src/core/deploy/deploy.js";
+import { activateScript, bootOnceScript, deployOrder, generationOf, rollbackScript } from "../src/core/deploy/deploy.js";
 import { healthScript, parseHealth } from "../src/core/deploy/health.js";
 import type { HealthCheck } from "../src/core/services/types.js";
 import { planFleetDir } from "../src/node/fleet-plan.js";
@@ -277,8 +277,18 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
     for (const f of ["flake.nix", "standin-api.py"]) writeFileSync(join(flake, f), readFileSync(join(REPO, "test/fixtures/generations", f)));
     writeFileSync(join(flake, "params.nix"), `{ nonce = "${Date.now()}-${i}-${Math.random()}"; stateDir = "${state}"; }\n`);
     const build = (attr: string) => JSON.parse(sh("nix", ["build", `path:${flake}#${attr}`, "--no-link", "--json", "--extra-experimental-features", "nix-command flakes"], undefined))[0].outputs.out as string;
-    const gens = { good: build("good"), good2: build("good2"), degraded: build("degraded"), cutoff: build("cutoff"), noapi: build("noapi") };
+    const gens = {
+      good: build("good"), good2: build("good2"), degraded: build("degraded"), cutoff: build("cutoff"), noapi: build("noapi"),
+      newkernel: build("newkernel"), unbootable: build("newkernel-unbootable"), newDegraded: build("newkernel-degraded"),
+    };
     const profile = join(work, "profile", "system");
+    // Stand-in bootctl (systemd-boot's entries are the profile's generations) and a stand-in
+    // `systemctl reboot`: boots the one-shot entry, else the default; a generation marked
+    // unbootable falls back to the default, as the firmware would after a failed boot.
+    const entrySys = `sys() { n=\${1#nixos-generation-}; n=\${n%.conf}; readlink -f ${join(work, "profile")}/system-$n-link; }`;
+    writeFileSync(join(work, "bin/bootctl"), `#!/bin/sh\n# stand-in for bootctl on a test host\ncase "$1" in\n  is-installed) exit 0;;\n  list) printf '['; sep=; for l in ${join(work, "profile")}/system-*-link; do n=\${l##*/system-}; n=\${n%-link}; printf '%s{"id":"nixos-generation-%s.conf"}' "$sep" "$n"; sep=,; done; echo ']';;\n  set-default) echo "$2" > ${state}/default;;\n  set-oneshot) echo "$2" > ${state}/oneshot;;\nesac\n`, { mode: 0o755 });
+    const reboot = `${entrySys}; e=$(cat ${state}/oneshot 2>/dev/null || cat ${state}/default); rm -f ${state}/oneshot; s=$(sys "$e"); [ -e "$s/standin-unbootable" ] && s=$(sys "$(cat ${state}/default)"); rm -f /run/hearth-boot-*; ln -sfn "$s" ${state}/booted; "$s"/bin/switch-to-configuration switch >/dev/null 2>&1; true`;
+    writeFileSync(join(work, "bin/systemctl"), readFileSync(join(work, "bin/systemctl"), "utf8").replace("esac", `  reboot) ${reboot};;\nesac`));
     sh("mkdir", ["-p", join(work, "profile")]);
     const addr = `192.168.79.${10 + i}`;
     const ns = net.host(`u${i}`, addr);
@@ -287,12 +297,14 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
     stops.push(() => spawnSync("sh", ["-c", `[ -f ${state}/pids ] && kill $(cat ${state}/pids)`]));
     stops.push((await startSshd(net, ns, { address: addr, port: 22, hostKey, authorizedKey: key.pub, path: `${join(work, "bin")}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin` })).stop);
     // First generation, as an install would leave it.
-    sh("ip", ["netns", "exec", ns, "sh", "-c", `nix-env -p ${profile} --set ${gens.good} && ${gens.good}/bin/switch-to-configuration switch`]);
+    sh("ip", ["netns", "exec", ns, "sh", "-c", `nix-env -p ${profile} --set ${gens.good} && ${gens.good}/bin/switch-to-configuration switch && ln -sfn ${gens.good} ${state}/booted && echo nixos-generation-1.conf > ${state}/default`]);
     const deploy = (system: string, extra: string[] = []) =>
-      hearth(["deploy", "pi-alpha", "-f", dir, "--address", addr, "--ssh-key", key.file, "--system", system, "--profile", profile, "--confirm-timeout", "4", "--health-timeout", "3", "--wait-timeout", "8", ...extra], { netns: admin });
+      hearth(["deploy", "pi-alpha", "-f", dir, "--address", addr, "--ssh-key", key.file, "--system", system, "--profile", profile, "--confirm-timeout", "4", "--health-timeout", "3", "--wait-timeout", "8", "--booted-system", join(state, "booted"), ...extra], { netns: admin });
     const current = () => readFileSync(join(state, "current"), "utf8").trim();
     const generation = () => sh("readlink", [profile]).trim();
-    return { deploy, current, generation, gens, state };
+    const booted = () => readlinkSync(join(state, "booted"));
+    const defaultEntry = () => readFileSync(join(state, "default"), "utf8").trim();
+    return { deploy, current, generation, gens, state, booted, defaultEntry };
   }
 
   before(() => {
@@ -329,6 +341,41 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
     assert.equal(h.generation(), gen2);
     // And it answers again.
     assert.equal(h.deploy(h.gens.good2, ["--phases", "build,copy"]).code, 0);
+  });
+
+  test("a new kernel: booted once with the old generation as fallback; kept when healthy, undone when it does not boot or is unhealthy", async () => {
+    const h = await updateHost(2);
+    const genOf = (link: string) => link.match(/(\d+)-link$/)![1];
+    const ok = h.deploy(h.gens.newkernel);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /reboot\s+start the new kernel, initrd, kernel-modules need a reboot: booting \S+ once; generation 1 stays the default boot entry/);
+    assert.match(ok.stdout, /pi-alpha\s+update\s+deployed .*rebooted into .*it is the default boot entry now/);
+    assert.equal(h.booted(), h.gens.newkernel);
+    assert.equal(h.current(), "newkernel");
+    const kept = h.generation();
+    assert.equal(h.defaultEntry(), `nixos-generation-${genOf(kept)}.conf`);
+
+    const nb = h.deploy(h.gens.unbootable);
+    assert.notEqual(nb.code, 0, nb.stdout + nb.stderr);
+    assert.match(nb.stdout, /pi-alpha\s+update\s+rolled back .*the new generation did not boot; the host fell back to/);
+    assert.equal(h.booted(), h.gens.newkernel, "the fallback entry booted");
+    assert.equal(h.generation(), kept, "and the profile is back on it");
+    assert.equal(h.defaultEntry(), `nixos-generation-${genOf(kept)}.conf`);
+
+    const bad = h.deploy(h.gens.newDegraded);
+    assert.notEqual(bad.code, 0, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, /pi-alpha\s+update\s+rolled back .*health check failed after the reboot \(failed units: lighthouse\.service.*\); rebooted into/);
+    assert.equal(h.booted(), h.gens.newkernel);
+    assert.equal(h.current(), "newkernel", "the previous generation runs again");
+    assert.equal(h.generation(), kept);
+    assert.equal(h.defaultEntry(), `nixos-generation-${genOf(kept)}.conf`);
+
+    // --no-reboot: back to kernel A by a plain switch; the new kernel waits for the next reboot.
+    const nr = h.deploy(h.gens.good, ["--no-reboot"]);
+    assert.equal(nr.code, 0, nr.stdout + nr.stderr);
+    assert.match(nr.stdout, /take effect at the next reboot \(--no-reboot\)/);
+    assert.equal(h.current(), "good");
+    assert.equal(h.booted(), h.gens.newkernel, "not rebooted");
   });
 });
 
@@ -406,7 +453,13 @@ describe("deploy plans (no machines needed)", () => {
     assert.equal(generationOf("garbage"), undefined);
     assert.match(rollbackScript(o, 41), /--switch-generation 41 && '\/nix\/var\/nix\/profiles\/system'\/bin\/switch-to-configuration switch/);
     const a = activateScript(o, "/nix/store/x-system", "tok", 41);
-    assert.match(a, /sleep 60; \[ -e '\/run\/hearth-confirm-tok' \] \|\| \{ nix-env .* --switch-generation 41/);
+    assert.match(a, /sleep 60; if \[ -e '\/run\/hearth-confirm-tok' \]; then rm -f '\/run\/hearth-confirm-tok'; else nix-env .* --switch-generation 41/);
+    // A new kernel: nothing changes where one-shot boot entries are impossible; the old entry stays the default.
+    const b = bootOnceScript(o, "/nix/store/x-system", "tok", 41);
+    assert.ok(b.indexOf("bootctl is-installed") < b.indexOf("nix-env"), "refuses before any change without systemd-boot");
+    assert.ok(b.indexOf('bootctl set-default "$old"') < b.indexOf('bootctl set-oneshot "$new"'));
+    assert.ok(b.indexOf("set-oneshot") < b.indexOf("systemctl reboot"));
+    assert.equal(spawnSync("bash", ["-n", "-c", b]).status, 0);
     assert.ok(a.indexOf("setsid") < a.indexOf("'/nix/store/x-system'/bin/switch-to-configuration switch"), "the watchdog is armed before the switch");
   });
 

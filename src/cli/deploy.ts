@@ -1,7 +1,7 @@
 // Commands that change machines: `hearth prepare` (disks and secrets of a RAM-booted host, seed
 // 000's manual steps) and `hearth unlock` (LUKS over the initrd's SSH). Each prints exactly what
 // it would run with --dry-run, runs named phases alone with --phases, and gathers facts first.
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { createInterface } from "node:readline";
 import { resolve } from "node:path";
 import { CliError, out } from "./common.js";
@@ -26,6 +26,9 @@ import {
   kexecScript,
   rollbackScript,
   SYSTEM_PROFILE,
+  BOOTED_SYSTEM,
+  bootOnceScript,
+  needsRebootScript,
   unpackKexecScript,
   type DeployKind,
   type DeployOptions,
@@ -183,16 +186,18 @@ export function registerDeployCommand(program: Command): void {
       .option("--health-timeout <s>", "seconds the health check may take", "60")
       .option("--wait-timeout <s>", "seconds to wait for a host to answer", "120")
       .option("--jobs <n>", "hosts deployed at once", "4")
+      .option("--no-reboot", "when the kernel changed, switch anyway and leave the new kernel for the next reboot (default: boot the new generation once, the old one staying the fallback)")
+      .addOption(new Option("--booted-system <path>", "the booted system on the target (for non-standard layouts)").default(BOOTED_SYSTEM).hideHelp())
       .option("--skip-check <names...>", "health checks not to require, by name as the plan prints them (e.g. 'mesh handshake on wg0' while the hub is down)")
       .option("--json", "print events and results as JSON lines"),
   ).action(
-    wrap(async (names: string[], o: ConnOpts & { acceptFirstKey?: boolean; install?: boolean; system?: string; profile: string; confirmTimeout?: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean; skipCheck?: string[] }) => {
+    wrap(async (names: string[], o: ConnOpts & { acceptFirstKey?: boolean; install?: boolean; system?: string; profile: string; confirmTimeout?: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean; skipCheck?: string[]; reboot: boolean; bootedSystem: string }) => {
       const store = loadStore(o.fleet);
       const flakeDir = resolve(o.fleet, "flake");
       // The watchdog must outlast the health check, or a slow but healthy start rolls back.
       if (o.confirmTimeout && Number(o.confirmTimeout) <= Number(o.healthTimeout))
         throw new CliError(`--confirm-timeout (${o.confirmTimeout}s) must be longer than --health-timeout (${o.healthTimeout}s): the host would roll back while hearth still checks it`, 2);
-      const opts: DeployOptions = { flakeDir, profile: o.profile, confirmTimeout: o.confirmTimeout ? Number(o.confirmTimeout) : Number(o.healthTimeout) + 30 };
+      const opts: DeployOptions = { flakeDir, profile: o.profile, confirmTimeout: o.confirmTimeout ? Number(o.confirmTimeout) : Number(o.healthTimeout) + 30, bootedSystem: o.bootedSystem };
       const phases = o.phases ? selectPhases(DEPLOY_PHASES, o.phases) : undefined;
       if (names.length > 1 && o.address) throw new CliError("--address names one host; deploy one host at a time with it", 2);
       const jobs: HostJob[] = [];
@@ -230,6 +235,7 @@ export function registerDeployCommand(program: Command): void {
         waitTimeout: Number(o.waitTimeout),
         healthTimeout: Number(o.healthTimeout),
         concurrency: Math.max(1, Number(o.jobs) || 1),
+        noReboot: !o.reboot,
         ...(phases ? { phases: new Set<string>(phases) } : {}),
         emit: (e) => (o.json ? out(JSON.stringify({ event: e })) : out(`${e.host}  ${e.phase.padEnd(8)} ${e.status.padEnd(5)} ${e.message}`)),
       });
@@ -266,6 +272,9 @@ function printDeployPlan(j: HostJob, o: DeployOptions, store: ReturnType<typeof 
       out(`  health:   systemd running, no failed units${j.checks.map((c) => `; ${c.name}`).join("")}`);
       for (const line of healthScript(j.checks).split("\n")) out(`            ${line}`);
       out(`  confirm:  ${confirmScript("<token>")}   (or, on failure: ${rollbackScript(o)})`);
+      out(`  reboot:   only if ${needsRebootScript(o, "<system>")} prints anything (a new kernel, initrd or modules):`);
+      out(`            ${bootOnceScript(o, "<system>", "<token>").split("\n").join(" ; ")}`);
+      out(`            then wait for the host, health-check it, and keep the new entry as default, or boot the previous generation again`);
     }
   } finally {
     ssh.close();

@@ -9,10 +9,11 @@ import type { Host } from "../schema/fleet.js";
 import { formatsOf } from "../features/formats.js";
 
 export type DeployKind = "kexec" | "install" | "update";
-export const DEPLOY_PHASES = ["build", "copy", "kexec", "wait", "install", "activate", "health"] as const;
+export const DEPLOY_PHASES = ["build", "copy", "kexec", "wait", "install", "activate", "reboot", "health"] as const;
 export type DeployPhase = (typeof DEPLOY_PHASES)[number];
 
 export const SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
+export const BOOTED_SYSTEM = "/run/booted-system";
 export const KEXEC_DIR = "/root/hearth-kexec";
 
 export interface DeployOptions {
@@ -21,6 +22,8 @@ export interface DeployOptions {
   profile: string;
   /** Seconds the watchdog waits for hearth's confirmation before rolling back on its own. */
   confirmTimeout: number;
+  /** The system the host booted (NixOS: /run/booted-system); its kernel decides if a reboot is needed. */
+  bootedSystem?: string;
 }
 
 export function checkDeployable(name: string, host: Host, kind: DeployKind): string | undefined {
@@ -47,7 +50,8 @@ export function activateScript(o: DeployOptions, systemPath: string, token: stri
     "set -e",
     `nix-env -p '${p}' --set '${systemPath}'`,
     `echo "generation=$(readlink '${p}')"`,
-    `(setsid sh -c "sleep ${o.confirmTimeout}; [ -e '${confirm}' ] || { ${rollback.replace(/"/g, '\\"')}; }" </dev/null >/dev/null 2>&1 &)`,
+    // The watchdog also removes the confirmation, so none pile up in /run.
+    `(setsid sh -c "sleep ${o.confirmTimeout}; if [ -e '${confirm}' ]; then rm -f '${confirm}'; else ${rollback.replace(/"/g, '\\"')}; fi" </dev/null >/dev/null 2>&1 &)`,
     `'${systemPath}'/bin/switch-to-configuration switch`,
   ].join("\n");
 }
@@ -94,6 +98,54 @@ export function installArgv(name: string, t: InstallTarget, o: DeployOptions, bo
     "--target-host", `${t.user}@${t.address}`,
   ];
 }
+
+/**
+ * Does the new system need a reboot? The same test NixOS itself uses: its kernel, initrd or
+ * kernel modules differ from the booted system's. Prints `reboot=<what>` lines, or nothing.
+ */
+export const needsRebootScript = (o: DeployOptions, systemPath: string) => {
+  const booted = o.bootedSystem ?? BOOTED_SYSTEM;
+  return `[ -e '${booted}' ] || exit 0; for f in kernel initrd kernel-modules; do [ "$(readlink -f '${booted}'/$f)" = "$(readlink -f '${systemPath}'/$f)" ] || echo "reboot=$f"; done`;
+};
+
+/** `bootctl list` id of a generation's entry (systemd-boot: nixos-generation-N.conf; lanzaboote: nixos-generation-N-<hash>.efi). */
+const entryOf = (gen: string) => `$(bootctl list --json=short 2>/dev/null | grep -o '"id":"nixos-generation-'${gen}'[.-][^"]*"' | head -n 1 | cut -d '"' -f 4)`;
+
+/**
+ * Boot the new generation once: it becomes the profile's newest generation and gets its boot
+ * entry, but the previous generation stays the default and the new one is only the one-shot
+ * entry. If it does not come up, the next boot (a power cycle, the hardware watchdog) is the old
+ * one. `/run/hearth-boot-<token>` tells hearth the host really rebooted (/run is emptied at boot).
+ */
+export function bootOnceScript(o: DeployOptions, systemPath: string, token: string, previous: number | string = "<previous>"): string {
+  const p = o.profile;
+  return [
+    "set -e",
+    // Only systemd-boot (and lanzaboote, which uses it) has one-shot entries; refuse before any change.
+    "bootctl is-installed >/dev/null 2>&1 || { echo 'oneshot=unsupported'; exit 3; }",
+    `nix-env -p '${p}' --set '${systemPath}'`,
+    `gen=$(readlink '${p}' | grep -o '[0-9]*-link$' | cut -d - -f 1)`,
+    `'${systemPath}'/bin/switch-to-configuration boot`,
+    `new=${entryOf("$gen")}; old=${entryOf(String(previous))}`,
+    `if [ -z "$new" ] || [ -z "$old" ]; then nix-env -p '${p}' --switch-generation ${previous}; '${p}'/bin/switch-to-configuration boot; echo 'oneshot=no-entries'; exit 3; fi`,
+    `bootctl set-default "$old"`,
+    `bootctl set-oneshot "$new"`,
+    `echo "generation=$(readlink '${p}')"; echo "entry=$new"; echo "fallback=$old"`,
+    `touch /run/hearth-boot-${token}`,
+    `(setsid sh -c 'sleep 1; systemctl reboot' </dev/null >/dev/null 2>&1 &)`,
+  ].join("\n");
+}
+
+/** After the reboot: gone marker = rebooted; then which system came up. */
+export const afterRebootScript = (o: DeployOptions, token: string) =>
+  `[ ! -e /run/hearth-boot-${token} ] && readlink -f '${o.bootedSystem ?? BOOTED_SYSTEM}'`;
+
+/** Healthy on the new generation: make it the default entry. */
+export const keepBootedScript = (entry: string) => `bootctl set-default '${entry}'`;
+
+/** Back to the previous generation for good: profile, boot entries, default entry. */
+export const bootPreviousScript = (o: DeployOptions, previous: number | string, fallbackEntry: string) =>
+  `nix-env -p '${o.profile}' --switch-generation ${previous} && '${o.profile}'/bin/switch-to-configuration boot && bootctl set-default '${fallbackEntry}'`;
 
 /** kexec: unpack the tree, then start kexec-boot detached so the SSH session can end first. */
 export const unpackKexecScript = `rm -rf ${KEXEC_DIR} && mkdir -p ${KEXEC_DIR} && tar -x -C ${KEXEC_DIR}`;

@@ -9,8 +9,13 @@ import {
   confirmScript,
   currentGenerationScript,
   deployOrder,
+  afterRebootScript,
+  bootOnceScript,
+  bootPreviousScript,
   generationOf,
   installArgv,
+  keepBootedScript,
+  needsRebootScript,
   kexecScript,
   rollbackScript,
   unpackKexecScript,
@@ -57,6 +62,8 @@ export interface RunOptions extends DeployOptions {
   /** Seconds the health check may take to see a settled system. */
   healthTimeout: number;
   concurrency: number;
+  /** A new kernel does not reboot the host; it takes effect at the next reboot. */
+  noReboot?: boolean;
   /** Named phases to run (default all); later phases are skipped when absent. */
   phases?: Set<string>;
   emit(e: DeployEvent): void;
@@ -145,6 +152,9 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     if (c.code !== 0) throw new StepFailed(`copy: ${c.stderr.trim().split("\n").slice(-2).join(" / ")}`);
     emit("copy", "ok", "closure copied");
     if (o.phases && !o.phases.has("activate")) return done("deployed", "closure copied; stopped before activation (--phases)");
+    const changed = [...(await remote("activate", needsRebootScript(o, path))).matchAll(/^reboot=(.+)$/gm)].map((m) => m[1]!);
+    if (changed.length && !o.noReboot) return await rebootUpdate({ job, o, ssh, emit, done, path, prevGen, previous, changed });
+    if (changed.length) emit("activate", "info", `the new ${changed.join(", ")} take effect at the next reboot (--no-reboot)`);
     const token = randomBytes(8).toString("hex");
     emit("activate", "start", `switch to ${path} (was ${previous}); the host rolls back by itself unless confirmed within ${o.confirmTimeout}s`);
     const a = await ssh.run(activateScript(o, path, token, prevGen), { timeoutMs: o.waitTimeout * 1000 });
@@ -162,18 +172,7 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     const newLink = /^generation=(.*)$/m.exec(a.stdout)?.[1]?.trim();
     emit("activate", "ok", `switched (${newLink ?? "generation unknown"})`);
     emit("health", "start", `systemd state, failed units${job.checks.length ? ` and ${job.checks.length} checks: ${job.checks.map((c) => c.name).join(", ")}` : ""}`);
-    // Services take a while to open their ports after a switch: poll until all is well or time is up.
-    const deadline = Date.now() + o.healthTimeout * 1000;
-    const script = healthScript(job.checks);
-    let last: HealthReport = { ok: false, state: "no answer", failed: [], problems: [], settling: true };
-    for (;;) {
-      const h = await ssh.run(script, { timeoutMs: 30_000 });
-      if (h.code === 0) last = parseHealth(h.stdout, job.checks);
-      else last = { ok: false, state: `no answer: ${explainSsh(h, job.target)}`, failed: [], problems: [], settling: true };
-      // A unit that failed stays failed; waiting longer only delays the rollback.
-      if (last.ok || Date.now() >= deadline || (last.failed.length > 0 && !last.settling)) break;
-      await sleep(1000);
-    }
+    const last = await healthLoop(ssh, job, o);
     if (last.ok) {
       const c = await ssh.run(confirmScript(token, o, newLink), { timeoutMs: 15_000 });
       if (c.code !== 0) {
@@ -215,8 +214,77 @@ async function waitForGeneration(ssh: SshSession, o: RunOptions, previous: strin
 }
 
 type Emit = (phase: string, status: DeployEvent["status"], message: string) => void;
+type Done = (outcome: HostResult["outcome"], detail: string) => HostResult;
 
-async function install(job: HostJob, o: RunOptions, emit: Emit, done: (outcome: HostResult["outcome"], detail: string) => HostResult): Promise<HostResult> {
+/** Services take a while to open their ports after a switch: poll until all is well or time is up. */
+async function healthLoop(ssh: SshSession, job: HostJob, o: RunOptions): Promise<HealthReport> {
+  const deadline = Date.now() + o.healthTimeout * 1000;
+  const script = healthScript(job.checks);
+  let last: HealthReport;
+  for (;;) {
+    const h = await ssh.run(script, { timeoutMs: 30_000 });
+    if (h.code === 0) last = parseHealth(h.stdout, job.checks);
+    else last = { ok: false, state: `no answer: ${explainSsh(h, job.target)}`, failed: [], problems: [], settling: true };
+    // A unit that failed stays failed; waiting longer only delays the rollback.
+    if (last.ok || Date.now() >= deadline || (last.failed.length > 0 && !last.settling)) return last;
+    await sleep(1000);
+  }
+}
+
+/**
+ * An update whose kernel, initrd or modules changed: boot it once (bootOnceScript), wait for the
+ * host to come back, and keep it only if it booted and is healthy; otherwise the previous
+ * generation is the default again (and, if the new one booted but is unhealthy, booted again).
+ */
+async function rebootUpdate(a: { job: HostJob; o: RunOptions; ssh: SshSession; emit: Emit; done: Done; path: string; prevGen: number; previous: string; changed: string[] }): Promise<HostResult> {
+  const { job, o, ssh, emit, done, path, prevGen, previous } = a;
+  const token = randomBytes(8).toString("hex");
+  emit("reboot", "start", `the new ${a.changed.join(", ")} need a reboot: booting ${path} once; generation ${prevGen} stays the default boot entry`);
+  const b = await ssh.run(bootOnceScript(o, path, token, prevGen), { timeoutMs: 300_000 });
+  if (b.code !== 0) {
+    if (/^oneshot=unsupported$/m.test(b.stdout))
+      throw new StepFailed("reboot: the new kernel needs a reboot, and only systemd-boot (or lanzaboote) can boot a generation once with the old one as fallback; nothing was changed. Deploy with --no-reboot and reboot by hand");
+    if (/^oneshot=no-entries$/m.test(b.stdout)) throw new StepFailed(`reboot: \`bootctl list\` shows no entry for the new generation or for ${prevGen}; the profile is back on ${previous}`);
+    throw new StepFailed(`reboot: ${b.stdout.trim().split("\n").slice(-1)[0] || explainSsh(b, job.target)}`);
+  }
+  const entry = /^entry=(.*)$/m.exec(b.stdout)![1]!.trim();
+  const fallback = /^fallback=(.*)$/m.exec(b.stdout)![1]!.trim();
+  const newLink = /^generation=(.*)$/m.exec(b.stdout)?.[1]?.trim() ?? "?";
+  ssh.close();
+  const booted = await waitForPinned(job, o, emit, { script: afterRebootScript(o, token), back: (out) => out.trim() !== "" }).catch(() => undefined);
+  if (booted === undefined)
+    return done("failed", `${job.name} did not come back within ${o.waitTimeout}s after booting ${newLink} once; its default boot entry is still ${fallback}: power-cycle it to fall back`);
+  // A fresh connection: the shared one died with the reboot.
+  const s = new SshSession(job.target, false);
+  try {
+    if (booted.trim() !== path) {
+      const r = await s.run(bootPreviousScript(o, prevGen, fallback), { timeoutMs: 300_000 });
+      emit("reboot", "fail", `came back on ${booted.trim()}, not the new system`);
+      return done("rolled back", `the new generation did not boot; the host fell back to ${previous}${r.code !== 0 ? `, but resetting its boot entries failed: ${explainSsh(r, job.target)}` : ""}`);
+    }
+    emit("reboot", "ok", `booted ${newLink}`);
+    emit("health", "start", `systemd state, failed units${job.checks.length ? ` and ${job.checks.length} checks` : ""}`);
+    const h = await healthLoop(s, job, o);
+    if (h.ok) {
+      const k = await s.run(keepBootedScript(entry), { timeoutMs: 30_000 });
+      if (k.code !== 0) return done("failed", `healthy on ${newLink}, but making it the default boot entry failed: ${explainSsh(k, job.target)}`);
+      emit("health", "ok", "running, no failed units");
+      return done("deployed", `rebooted into ${path} (${newLink}); it is the default boot entry now`);
+    }
+    const why = describeHealth(h);
+    emit("health", "fail", why);
+    const token2 = randomBytes(8).toString("hex");
+    const back = await s.run(`${bootPreviousScript(o, prevGen, fallback)} && touch /run/hearth-boot-${token2} && (setsid sh -c 'sleep 1; systemctl reboot' </dev/null >/dev/null 2>&1 &)`, { timeoutMs: 300_000 });
+    if (back.code !== 0) return done("failed", `health check failed after the reboot (${why}), and going back to ${previous} failed: ${explainSsh(back, job.target)}`);
+    s.close();
+    const again = await waitForPinned(job, o, emit, { script: afterRebootScript(o, token2), back: (out) => out.trim() !== "" }).catch(() => undefined);
+    return done("rolled back", `health check failed after the reboot (${why}); ${again ? `rebooted into ${previous}` : `${previous} is the default boot entry again, but the host did not come back within ${o.waitTimeout}s`}`);
+  } finally {
+    s.close();
+  }
+}
+
+async function install(job: HostJob, o: RunOptions, emit: Emit, done: Done): Promise<HostResult> {
   if (!job.bootstrap) throw new StepFailed("install: no way to decrypt the host's keys (internal)");
   if (!o.phases || o.phases.has("install")) {
     const boot = await job.bootstrap().catch((e: Error) => {
@@ -233,7 +301,7 @@ async function install(job: HostJob, o: RunOptions, emit: Emit, done: (outcome: 
     emit("install", "ok", "installed; the keys' tmpfs directory is wiped");
   }
   if (o.phases && !o.phases.has("wait")) return done("deployed", "installed; not waiting for the reboot (--phases)");
-  const kernel = await waitForPinned(job, o, emit);
+  const kernel = (await waitForPinned(job, o, emit, { script: "uname -r", back: () => true })).trim();
   return done("deployed", `installed and booted (kernel ${kernel}), presenting its pinned host key`);
 }
 
@@ -241,18 +309,19 @@ async function install(job: HostJob, o: RunOptions, emit: Emit, done: (outcome: 
  * Wait until the host answers with its pinned key (and, after a kexec, a new boot id): whatever
  * ran before (a rescue system, an installer) presents another key and is not taken for it.
  */
-async function waitForPinned(job: HostJob, o: RunOptions, emit: Emit, notBootId?: string): Promise<string> {
+async function waitForPinned(job: HostJob, o: RunOptions, emit: Emit, until: string | { script: string; back: (stdout: string) => boolean }): Promise<string> {
+  // A string is the boot id before a kexec: back means another boot id (and then the kernel is reported).
+  const probe = typeof until === "string" ? { script: "cat /proc/sys/kernel/random/boot_id; uname -r", back: (out: string) => out.split("\n")[0]!.trim() !== until } : until;
   emit("wait", "start", `waiting up to ${o.waitTimeout}s for ${job.name} to come back with its own host key`);
   const deadline = Date.now() + o.waitTimeout * 1000;
   const pinned = new SshSession({ ...job.target, acceptFirstKey: false }, false);
   try {
     await sleep(1000);
     while (Date.now() < deadline) {
-      const r = await pinned.run("cat /proc/sys/kernel/random/boot_id; uname -r", { timeoutMs: 15_000 });
-      const [boot, kernel] = r.stdout.split("\n").map((l) => l.trim());
-      if (r.code === 0 && boot !== notBootId) {
-        emit("wait", "ok", `booted (kernel ${kernel})`);
-        return kernel ?? "?";
+      const r = await pinned.run(probe.script, { timeoutMs: 15_000 });
+      if (r.code === 0 && probe.back(r.stdout)) {
+        emit("wait", "ok", "back, presenting its pinned host key");
+        return typeof until === "string" ? r.stdout.split("\n")[1]!.trim() : r.stdout;
       }
       await sleep(1000);
     }
