@@ -18,6 +18,7 @@ import { activateScript, bootOnceScript, deployOrder, generationOf, rollbackScri
 import { healthScript, parseHealth } from "../src/core/deploy/health.js";
 import type { HealthCheck } from "../src/core/services/types.js";
 import { planFleetDir } from "../src/node/fleet-plan.js";
+import { TerminalProgress } from "../src/cli/progress.js";
 import { createServer } from "node:http";
 
 const sh = (cmd: string, args: string[], input?: Buffer | string) => execFileSync(cmd, args, { stdio: ["pipe", "pipe", "pipe"], ...(input !== undefined ? { input } : {}) }).toString();
@@ -143,7 +144,7 @@ network:
     addAdminSshKey(dir, key.pub);
     // Before: a rescue system with a host key of its own, and an empty disk.
     const rescue = sshKeyPair();
-    const ns = net.host("alpha", "192.168.78.21");
+    const ns = net.host("inst", "192.168.78.21");
     const sshd = await startSshd(net, ns, { address: "192.168.78.21", port: 22, hostKey: readFileSync(rescue.file), authorizedKey: key.pub });
     stops.push(sshd.stop);
     const disk = loopDisk("alpha", 64);
@@ -380,6 +381,24 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
 });
 
 describe("deploy plans (no machines needed)", () => {
+  test("terminal progress: one live line per host, bytes of a transfer, finished steps kept above", () => {
+    let screen = "";
+    const stream = { columns: 120, write: (t: string) => ((screen += t), true) } as unknown as NodeJS.WriteStream;
+    const p = new TerminalProgress(["alpha", "beta"], stream);
+    const at = new Date().toISOString();
+    p.event({ host: "alpha", phase: "copy", status: "start", message: "kexec tree → 10.0.0.1", at });
+    p.event({ host: "alpha", phase: "copy", status: "info", message: "", at, progress: { done: 3 * 1048576, total: 12 * 1048576 } });
+    assert.match(screen, /alpha\s+copy\s+\d+s\s+3\.0 MiB of 12\.0 MiB \(25%\)/);
+    assert.match(screen, /beta\s+queued/);
+    p.event({ host: "alpha", phase: "copy", status: "ok", message: "copied", at });
+    p.event({ host: "beta", phase: "activate", status: "fail", message: "boom", at });
+    p.stop();
+    // Redraws move the cursor up over the live lines only; the finished steps stay printed once.
+    assert.equal(screen.match(/alpha {2}copy {5}ok {3}copied\n/g)?.length, 1);
+    assert.match(screen, /beta {2}activate FAIL boom/);
+    assert.match(screen, /\x1b\[2A\x1b\[0J/);
+  });
+
   test("health checks: a beacon API that is syncing passes, a broken one and a closed port fail, each in words", async () => {
     // Real HTTP and TCP on loopback, probed by the rendered script under bash, as on a host.
     const servers = await Promise.all(

@@ -36,6 +36,7 @@ import {
 import { deployMany, type HostJob } from "../node/deploy/deploy.js";
 import { healthScript } from "../core/deploy/health.js";
 import { writeBootstrapDir } from "../node/secrets/bootstrap-dir.js";
+import { TerminalProgress } from "./progress.js";
 import { meshState } from "../core/plan/plan.js";
 import { readMeshAddresses } from "../node/fleet-plan.js";
 
@@ -230,6 +231,8 @@ export function registerDeployCommand(program: Command): void {
       for (const j of jobs.filter((j) => j.kind === "install")) {
         if (!(await commandExists("nixos-anywhere"))) throw new CliError(`installing ${j.name} needs nixos-anywhere: nix profile install github:nix-community/nixos-anywhere (or run --dry-run for the exact command)`);
       }
+      // A live view on a terminal; plain lines for logs and pipes; JSON for the server.
+      const live = !o.json && process.stdout.isTTY ? new TerminalProgress(jobs.map((j) => j.name)) : undefined;
       const results = await deployMany(jobs, {
         ...opts,
         waitTimeout: Number(o.waitTimeout),
@@ -237,8 +240,10 @@ export function registerDeployCommand(program: Command): void {
         concurrency: Math.max(1, Number(o.jobs) || 1),
         noReboot: !o.reboot,
         ...(phases ? { phases: new Set<string>(phases) } : {}),
-        emit: (e) => (o.json ? out(JSON.stringify({ event: e })) : out(`${e.host}  ${e.phase.padEnd(8)} ${e.status.padEnd(5)} ${e.message}`)),
+        emit: (e) =>
+          o.json ? out(JSON.stringify({ event: e })) : live ? live.event(e) : e.progress ? undefined : out(`${e.host}  ${e.phase.padEnd(8)} ${e.status.padEnd(5)} ${e.message}`),
       });
+      live?.stop();
       if (o.json) for (const r of results) out(JSON.stringify({ result: r }));
       else {
         const w = Math.max(4, ...results.map((r) => r.host.length));

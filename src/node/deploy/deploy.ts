@@ -2,6 +2,8 @@
 // many hosts in dependency waves with a concurrency limit, one failure not stopping the
 // independent ones. Every step is reported as an event (printed, or JSON lines for the server).
 import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import {
   activateScript,
@@ -33,6 +35,8 @@ export interface DeployEvent {
   status: "start" | "ok" | "fail" | "info";
   message: string;
   at: string;
+  /** Bytes sent so far (and in all), for long transfers. */
+  progress?: { done: number; total?: number };
 }
 
 export interface HostResult {
@@ -95,7 +99,8 @@ const sshOpts = (s: SshSession) => {
 
 export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResult> {
   const started = Date.now();
-  const emit = (phase: string, status: DeployEvent["status"], message: string) => o.emit({ host: job.name, phase, status, message, at: new Date().toISOString() });
+  const emit = (phase: string, status: DeployEvent["status"], message: string, progress?: DeployEvent["progress"]) =>
+    o.emit({ host: job.name, phase, status, message, at: new Date().toISOString(), ...(progress ? { progress } : {}) });
   const done = (outcome: HostResult["outcome"], detail: string): HostResult => ({ host: job.name, kind: job.kind, outcome, detail, seconds: (Date.now() - started) / 1000 });
   // A machine that kexecs keeps no shared connection open across the switch of kernels.
   const ssh = new SshSession(job.target, job.kind !== "kexec");
@@ -126,6 +131,16 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
         const tar = spawn("tar", ["-c", "-h", "-C", path!, "."], { stdio: ["ignore", "pipe", "pipe"] });
         const argv = ssh.argv(unpackKexecScript);
         const s = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "ignore", "pipe"] });
+        const total = treeSize(path!);
+        let sent = 0;
+        let shown = 0;
+        tar.stdout.on("data", (d: Buffer) => {
+          sent += d.length;
+          if (Date.now() - shown > 500) {
+            shown = Date.now();
+            emit("copy", "info", `${sent} bytes sent`, { done: sent, total });
+          }
+        });
         tar.stdout.pipe(s.stdin);
         const err: Buffer[] = [];
         s.stderr.on("data", (d: Buffer) => err.push(d));
@@ -213,7 +228,17 @@ async function waitForGeneration(ssh: SshSession, o: RunOptions, previous: strin
   return false;
 }
 
-type Emit = (phase: string, status: DeployEvent["status"], message: string) => void;
+type Emit = (phase: string, status: DeployEvent["status"], message: string, progress?: DeployEvent["progress"]) => void;
+
+/** Bytes of a tree as tar -h sends it (links followed). */
+function treeSize(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir)) {
+    const st = statSync(join(dir, e));
+    n += st.isDirectory() ? treeSize(join(dir, e)) : st.size;
+  }
+  return n;
+}
 type Done = (outcome: HostResult["outcome"], detail: string) => HostResult;
 
 /** Services take a while to open their ports after a switch: poll until all is well or time is up. */
