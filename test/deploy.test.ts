@@ -19,6 +19,7 @@ import { healthScript, parseHealth } from "../src/core/deploy/health.js";
 import type { HealthCheck } from "../src/core/services/types.js";
 import { planFleetDir } from "../src/node/fleet-plan.js";
 import { TerminalProgress } from "../src/cli/progress.js";
+import { checkFacts, installDisks } from "../src/core/deploy/facts.js";
 import { createServer } from "node:http";
 
 const sh = (cmd: string, args: string[], input?: Buffer | string) => execFileSync(cmd, args, { stdio: ["pipe", "pipe", "pipe"], ...(input !== undefined ? { input } : {}) }).toString();
@@ -139,7 +140,7 @@ network:
   });
 
   test("install: nixos-anywhere gets the keys from a tmpfs directory that is wiped; the recovery key opens the LUKS volume; the host comes back pinned", async () => {
-    const { dir, identity } = await readyExample("pi-cluster");
+    const { dir, identity } = await readyExample("keystone");
     const key = sshKeyPair();
     addAdminSshKey(dir, key.pub);
     // Before: a rescue system with a host key of its own, and an empty disk.
@@ -149,13 +150,16 @@ network:
     stops.push(sshd.stop);
     const disk = loopDisk("alpha", 64);
     drops.push(disk.drop);
+    // keystone's server formats this disk: it must be on the machine, by the id the fleet names.
+    const serverDisk = "/dev/disk/by-id/nvme-Samsung_SSD_990_PRO_2TB_S7DNNJ0W111111X";
+    drops.push(() => rmSync(serverDisk, { force: true }));
     const root = mkdtempSync(join(tmpdir(), "hearth-installroot-"));
     const log = join(mkdtempSync(join(tmpdir(), "hearth-standin-")), "log");
     const keysDir = "/tmp/hearth-keys"; // the installer's INSTALL_KEYS_DIR; this namespace shares the machine's /tmp
     drops.push(() => rmSync(keysDir, { recursive: true, force: true }));
-    const shmBefore = readdirSync("/dev/shm").filter((f) => f.startsWith("hearth-pi-alpha-"));
+    const shmBefore = readdirSync("/dev/shm").filter((f) => f.startsWith("hearth-server-"));
     const fast = "--pbkdf pbkdf2 --pbkdf-force-iterations 1000";
-    const r = run(["deploy", "pi-alpha", "--install", "-f", dir, "--address", "192.168.78.21", "--ssh-key", key.file, "-i", identity, "--wait-timeout", "30"], {
+    const install = () => run(["deploy", "server", "--install", "-f", dir, "--address", "192.168.78.21", "--ssh-key", key.file, "-i", identity, "--wait-timeout", "30"], {
       env: {
         PATH: `${join(REPO, "test/fixtures/stand-in-nixos-anywhere")}:${process.env.PATH}`,
         HEARTH_STANDIN_LOG: log,
@@ -166,13 +170,20 @@ network:
         HEARTH_STANDIN_REBOOT: `cp ${root}/etc/ssh/ssh_host_ed25519_key ${sshd.dir}/host_key && kill -HUP $(cat ${sshd.dir}/sshd.pid)`,
       },
     });
+    // Facts first: the fleet's disk is not on this machine yet, so nothing runs.
+    const refused = install();
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout, /server\s+install\s+failed\s+.*facts: \/dev\/disk\/by-id\/nvme-Samsung_SSD_990_PRO_2TB_S7DNNJ0W111111X \(in hosts\/server\.yaml storage\) is not on the machine.*Fix the ids in hosts\/server\.yaml/);
+    assert.ok(!existsSync(log), "nixos-anywhere did not run");
+    symlinkSync(disk.dev, serverDisk);
+    const r = install();
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /pi-alpha\s+install\s+deployed .*installed and booted .*presenting its pinned host key/);
+    assert.match(r.stdout, /server\s+install\s+deployed .*installed and booted .*presenting its pinned host key/);
     assert.match(r.stdout, /install\s+info\s+### installation finished/, "nixos-anywhere's output is streamed as events");
     // What nixos-anywhere was given: paths only, every file 0600 (public halves 0644) on a tmpfs.
     const lines = readFileSync(log, "utf8").split("\n");
     const argv = lines.filter((l) => !l.startsWith("file "));
-    assert.deepEqual(argv.slice(0, 4), ["--flake", `path:${join(dir, "flake")}#pi-alpha`, "--extra-files", argv[3]!]);
+    assert.deepEqual(argv.slice(0, 4), ["--flake", `path:${join(dir, "flake")}#server`, "--extra-files", argv[3]!]);
     assert.ok(argv.includes("--target-host") && argv.includes("root@192.168.78.21"));
     const files = lines.filter((l) => l.startsWith("file ")).map((l) => l.split(" "));
     assert.ok(files.length >= 5, lines.join("\n"));
@@ -181,19 +192,19 @@ network:
       assert.equal(mode, path!.endsWith(".pub") ? "644" : "600", path);
     }
     for (const id of ["ssh-host-key", "luks-passphrase", "luks-recovery-key", "zfs-raw-key"]) {
-      const plain = decrypt(identity, join(dir, `secrets/hosts/pi-alpha/${id}.age`));
+      const plain = decrypt(identity, join(dir, `secrets/hosts/server/${id}.age`));
       assert.ok(!readFileSync(log, "utf8").includes(plain.toString("utf8").trim().slice(0, 40)), `${id} not in the argv`);
     }
-    assert.deepEqual(readFileSync(join(root, "etc/ssh/ssh_host_ed25519_key")), decrypt(identity, join(dir, "secrets/hosts/pi-alpha/ssh-host-key.age")));
+    assert.deepEqual(readFileSync(join(root, "etc/ssh/ssh_host_ed25519_key")), decrypt(identity, join(dir, "secrets/hosts/server/ssh-host-key.age")));
     // The tmpfs directory is gone afterwards.
     const tmpDir = argv[3]!.replace(/\/extra-files$/, "");
     assert.ok(!existsSync(tmpDir), `${tmpDir} wiped`);
-    assert.deepEqual(readdirSync("/dev/shm").filter((f) => f.startsWith("hearth-pi-alpha-")), shmBefore);
+    assert.deepEqual(readdirSync("/dev/shm").filter((f) => f.startsWith("hearth-server-")), shmBefore);
     // The recovery key, typed as a passphrase, opens the volume; so does the passphrase; a wrong one does not.
-    const recovery = decrypt(identity, join(dir, "secrets/hosts/pi-alpha/luks-recovery-key.age"));
+    const recovery = decrypt(identity, join(dir, "secrets/hosts/server/luks-recovery-key.age"));
     const opens = (pass: Buffer) => spawnSync("cryptsetup", ["open", "--test-passphrase", "--key-file", "-", disk.dev], { input: pass }).status === 0;
     assert.ok(opens(recovery), "recovery key");
-    assert.ok(opens(decrypt(identity, join(dir, "secrets/hosts/pi-alpha/luks-passphrase.age"))), "passphrase");
+    assert.ok(opens(decrypt(identity, join(dir, "secrets/hosts/server/luks-passphrase.age"))), "passphrase");
     assert.ok(!opens(Buffer.from("not-the-key")), "a wrong key");
     assert.match(sh("cryptsetup", ["luksDump", disk.dev]), /^\s+1: luks2/m, "two key slots");
   });
@@ -381,6 +392,22 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
 });
 
 describe("deploy plans (no machines needed)", () => {
+  test("facts are checked before any change, each problem saying what to do", async () => {
+    const { dir } = await readyExample("keystone");
+    const server = planFleetDir(dir, { requireSecrets: true }).plan.hosts.find((h) => h.name === "server")!.host;
+    const facts = { arch: "x86_64", memKiB: 4 * 1048576, uid: 0, sudo: false, kexec: true, nixos: false, devices: new Set(installDisks(server)) };
+    const o = { user: "root", builtFromFleet: true };
+    assert.deepEqual(checkFacts("server", server, "install", facts, o), []);
+    assert.match(checkFacts("server", server, "update", { ...facts, arch: "aarch64" }, o).join(), /the machine is aarch64, but server is built for x86_64-linux: check the address, or set system: in hosts\/server\.yaml/);
+    assert.deepEqual(checkFacts("server", server, "update", { ...facts, arch: "aarch64" }, { ...o, builtFromFleet: false }), [], "a given --system path: its architecture is not the fleet's to know");
+    assert.match(checkFacts("server", server, "update", { ...facts, uid: 1000 }, { ...o, user: "ops" }).join(), /ops has no passwordless sudo on the machine/);
+    assert.deepEqual(checkFacts("server", server, "update", { ...facts, uid: 1000, sudo: true }, { ...o, user: "ops" }), []);
+    assert.match(checkFacts("server", server, "kexec", { ...facts, kexec: false }, o).join(), /kexec is not installed on the machine: install kexec-tools/);
+    assert.match(checkFacts("server", server, "kexec", { ...facts, memKiB: 512 * 1024 }, { ...o, kexecBytes: 400 * 1048576 }).join(), /has 512 MiB of RAM; booting this kexec image needs about 1056 MiB/);
+    assert.match(checkFacts("server", server, "install", { ...facts, memKiB: 512 * 1024 }, o).join(), /nixos-anywhere's installer needs at least 1024 MiB/);
+    assert.match(checkFacts("server", server, "install", { ...facts, devices: new Set(["/dev/disk/by-id/ata-other"]) }, o).join(), /its disks by id: \/dev\/disk\/by-id\/ata-other/);
+  });
+
   test("terminal progress: one live line per host, bytes of a transfer, finished steps kept above", () => {
     let screen = "";
     const stream = { columns: 120, write: (t: string) => ((screen += t), true) } as unknown as NodeJS.WriteStream;

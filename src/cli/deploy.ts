@@ -8,7 +8,7 @@ import { CliError, out } from "./common.js";
 import { identities, loadStore, wrap } from "./secrets.js";
 import { planPrepare, PREPARE_PHASES, type Phase } from "../core/deploy/prepare.js";
 import { escapeShellArg } from "../core/plan/shell.js";
-import { gatherFacts, hostTarget, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
+import { FACTS_SCRIPT, gatherFacts, hostTarget, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
 import { explainSsh, remoteCommand, SshSession } from "../node/deploy/ssh.js";
 import { show } from "../node/secrets/store.js";
 import { readSecret } from "./prompt.js";
@@ -217,7 +217,7 @@ export function registerDeployCommand(program: Command): void {
         planHostChecks.set(name, hp.health.map((c) => c.name));
         const target = { ...hostTarget(store.fleet, store.manifest, name, tOpts(o)), ...(o.acceptFirstKey && kind !== "update" ? { acceptFirstKey: true } : {}) };
         const bootstrap = kind === "install" ? async () => writeBootstrapDir(store, name, await identities(o.identity)) : undefined;
-        jobs.push({ name, kind, target, dependsOn, checks, ...(bootstrap ? { bootstrap } : {}), ...(o.system ? { systemPath: o.system } : {}) });
+        jobs.push({ name, host, kind, target, dependsOn, checks, ...(bootstrap ? { bootstrap } : {}), ...(o.system ? { systemPath: o.system } : {}) });
       }
       const allChecks = new Set(jobs.flatMap((j) => [...planHostChecks.get(j.name)!]));
       const unknown = [...skip].filter((n) => !allChecks.has(n));
@@ -260,6 +260,7 @@ function printDeployPlan(j: HostJob, o: DeployOptions, store: ReturnType<typeof 
   try {
     const via = ssh.argv("").slice(0, -1).map(escapeShellArg).join(" ");
     out(`${j.name} (${j.kind}) via ${via} COMMAND`);
+    out(`  facts:    ${FACTS_SCRIPT}   (read-only; checked before any change${j.kind === "install" ? ", against the rescue system's own key" : ""})`);
     if (!j.systemPath) out(`  build:    ${buildArgv(j.name, j.kind, o).map(escapeShellArg).join(" ")}`);
     if (j.kind === "kexec") {
       out(`  copy:     tar -c -h -C <kexec tree> . | ssh … ${escapeShellArg(unpackKexecScript)}`);

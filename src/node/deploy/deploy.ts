@@ -28,6 +28,9 @@ import { describeHealth, healthScript, parseHealth, type HealthReport } from "..
 import type { HealthCheck } from "../../core/services/types.js";
 import { explainSsh, SshSession, type SshTarget } from "./ssh.js";
 import { wipeBootstrapDir, type BootstrapDir } from "../secrets/bootstrap-dir.js";
+import { checkFacts, type Facts } from "../../core/deploy/facts.js";
+import type { Host } from "../../core/schema/fleet.js";
+import { gatherFacts } from "./target.js";
 
 export interface DeployEvent {
   host: string;
@@ -49,6 +52,7 @@ export interface HostResult {
 
 export interface HostJob {
   name: string;
+  host: Host;
   kind: DeployKind;
   target: SshTarget;
   /** Deploy this store path instead of building (built elsewhere, or by a test). */
@@ -110,6 +114,21 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     return r.stdout;
   };
   try {
+    // Facts first, read-only, before anything changes. An install target still runs something
+    // else (a rescue system) whose key is not the host's: nixos-anywhere does not pin it either.
+    const factsSsh = job.kind === "install" ? new SshSession({ ...job.target, acceptFirstKey: true }, false) : ssh;
+    let facts: Facts;
+    try {
+      facts = await gatherFacts(factsSsh);
+    } catch (e) {
+      throw new StepFailed(`facts: ${(e as Error).message}`);
+    } finally {
+      if (factsSsh !== ssh) factsSsh.close();
+    }
+    emit("facts", "ok", `${facts.arch}, ${Math.floor(facts.memKiB / 1024)} MiB RAM, ${facts.nixos ? "NixOS" : "not NixOS"}${facts.uid === 0 ? "" : facts.sudo ? ", sudo" : ", no sudo"}${facts.kexec ? ", kexec" : ""}`);
+    const checkOpts = { user: job.target.user, builtFromFleet: !job.systemPath };
+    const problems = checkFacts(job.name, job.host, job.kind, facts, checkOpts);
+    if (problems.length) throw new StepFailed(`facts: ${problems.join("; ")}`);
     // nixos-anywhere builds the system itself.
     if (job.kind === "install") return await install(job, o, emit, done);
     // build
@@ -124,6 +143,8 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     if (o.phases && !o.phases.has("copy")) return done("deployed", `built ${path}; stopped before copying (--phases)`);
 
     if (job.kind === "kexec") {
+      const ram = checkFacts(job.name, job.host, job.kind, facts, { ...checkOpts, kexecBytes: treeSize(path) });
+      if (ram.length) throw new StepFailed(`facts: ${ram.join("; ")}`);
       const bootId = (await remote("facts", "cat /proc/sys/kernel/random/boot_id")).trim();
       emit("copy", "start", `kexec tree → ${job.target.address}`);
       // tar -h: the tree is a farm of links into the store; the target gets the files.

@@ -6,6 +6,9 @@ import type { Manifest } from "../../core/secrets/manifest.js";
 import { hostKeyKey } from "../../core/secrets/plan.js";
 import { SecretError } from "../secrets/age.js";
 import { explainSsh, SshSession, type SshTarget } from "./ssh.js";
+import type { Facts } from "../../core/deploy/facts.js";
+
+export type { Facts };
 
 export interface TargetOptions {
   address?: string;
@@ -41,19 +44,9 @@ export function initrdTarget(fleet: Fleet, manifest: Manifest, name: string, o: 
   return { alias: `${name}-initrd`, address, port: o.port ?? ru.port, user: "root", hostKey, tty: true, ...(o.jump ? { jump: o.jump } : {}), ...(o.identityFile ? { identityFile: o.identityFile } : {}) };
 }
 
-export interface Facts {
-  arch: string;
-  memKiB: number;
-  uid: number;
-  sudo: boolean;
-  kexec: boolean;
-  nixos: boolean;
-  /** Resolvable names under /dev/disk/by-id, by-path, by-partlabel, by-uuid. */
-  devices: Set<string>;
-}
 
 // One round trip, read-only; the markers keep the parse independent of the remote shell's noise.
-const FACTS_SCRIPT = [
+export const FACTS_SCRIPT = [
   "echo arch=$(uname -m)",
   "echo mem=$(awk '/MemTotal/ {print $2}' /proc/meminfo)",
   "echo uid=$(id -u)",
