@@ -5,7 +5,7 @@ import { validateFleetDir, type Validated } from "../node/fleet-dir.js";
 import { openStore } from "../node/secrets/store.js";
 import { PlanRefused, planFleetDir } from "../node/fleet-plan.js";
 export { writeMeshAddresses } from "../node/fleet-plan.js";
-import { SecretError } from "../node/secrets/age.js";
+import { UserError } from "../node/errors.js";
 
 export class CliError extends Error {
   constructor(message: string, readonly code = 1) {
@@ -46,7 +46,7 @@ export function planFor(dir: string, opts: { requireSecrets: boolean } = { requi
       reportIssues(e.issues);
       throw new CliError(e.message);
     }
-    if (e instanceof SecretError) throw new CliError(e.message);
+    if (e instanceof UserError) throw new CliError(e.message);
     throw e;
   }
 }
@@ -55,7 +55,7 @@ export function openStoreCli(dir: string, fleet: Validated["fleet"] & {}) {
   try {
     return openStore(dir, fleet);
   } catch (e) {
-    if (e instanceof SecretError) throw new CliError(e.message);
+    if (e instanceof UserError) throw new CliError(e.message);
     throw e;
   }
 }

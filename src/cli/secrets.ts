@@ -6,7 +6,8 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { readSecret } from "./prompt.js";
 import { CliError, err, out, openStoreCli, validated } from "./common.js";
-import { loadIdentityFile, newAgeIdentity, SecretError, type LoadedIdentity } from "../node/secrets/age.js";
+import { loadIdentityFile, newAgeIdentity, type LoadedIdentity } from "../node/secrets/age.js";
+import { UserError } from "../node/errors.js";
 import { generate, rekey, setUserSecret, show, status } from "../node/secrets/store.js";
 import { writeBootstrapDir } from "../node/secrets/bootstrap-dir.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
@@ -37,7 +38,7 @@ export const wrap =
     try {
       await fn(...a);
     } catch (e) {
-      if (e instanceof SecretError) throw new CliError(e.message);
+      if (e instanceof UserError) throw new CliError(e.message);
       throw e;
     }
   };

@@ -5,7 +5,8 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { setInYaml } from "../core/fleet/edit.js";
 import { REPO_ROOT, validateFleetDir } from "./fleet-dir.js";
-import { loadIdentityFile, newAgeIdentity, SecretError } from "./secrets/age.js";
+import { loadIdentityFile, newAgeIdentity } from "./secrets/age.js";
+import { UserError } from "./errors.js";
 import { generate, openStore } from "./secrets/store.js";
 import { writeFileAtomic } from "./fs-atomic.js";
 
@@ -21,9 +22,9 @@ export interface InitResult {
 
 export async function initFleet(dir: string, opts: { example: string; admin: string; identity?: string }): Promise<InitResult> {
   const examples = readdirSync(EXAMPLES_DIR);
-  if (!examples.includes(opts.example)) throw new SecretError(`no example '${opts.example}'; available: ${examples.join(", ")}`);
-  if (existsSync(dir) && readdirSync(dir).length) throw new SecretError(`${dir} exists and is not empty; hearth init only creates new fleets`);
-  if (!/^[a-z_][a-z0-9_-]*$/.test(opts.admin)) throw new SecretError(`admin name '${opts.admin}' must be lower-case letters, digits, '_' or '-' (pass --admin NAME)`);
+  if (!examples.includes(opts.example)) throw new UserError(`no example '${opts.example}'; available: ${examples.join(", ")}`);
+  if (existsSync(dir) && readdirSync(dir).length) throw new UserError(`${dir} exists and is not empty; hearth init only creates new fleets`);
+  if (!/^[a-z_][a-z0-9_-]*$/.test(opts.admin)) throw new UserError(`admin name '${opts.admin}' must be lower-case letters, digits, '_' or '-' (pass --admin NAME)`);
   const identity = opts.identity ?? defaultIdentityFile();
   let recipient: string;
   let identityCreated = false;
@@ -43,7 +44,7 @@ export async function initFleet(dir: string, opts: { example: string; admin: str
     const fleetFile = join(tmp, "fleet.yaml");
     writeFileSync(fleetFile, setInYaml(readFileSync(fleetFile, "utf8"), ["admins", opts.admin, "ageKeys"], [recipient]));
     const v = validateFleetDir(tmp);
-    if (!v.ok || !v.fleet) throw new SecretError(`examples/${opts.example} is not valid after adding you as an admin: ${v.issues[0]?.message}`);
+    if (!v.ok || !v.fleet) throw new UserError(`examples/${opts.example} is not valid after adding you as an admin: ${v.issues[0]?.message}`);
     const r = await generate(openStore(tmp, v.fleet), []);
     if (existsSync(dir)) rmSync(dir, { recursive: true });
     renameSync(tmp, dir);

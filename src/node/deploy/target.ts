@@ -4,7 +4,7 @@
 import type { Fleet, Host } from "../../core/schema/fleet.js";
 import type { Manifest } from "../../core/secrets/manifest.js";
 import { hostKeyKey } from "../../core/secrets/plan.js";
-import { SecretError } from "../secrets/age.js";
+import { UserError } from "../errors.js";
 import { explainSsh, SshSession, type SshTarget } from "./ssh.js";
 import type { Facts } from "../../core/deploy/facts.js";
 
@@ -22,25 +22,25 @@ const staticAddress = (h: Host) => h.network.addresses[0]?.split("/")[0];
 
 export function hostTarget(fleet: Fleet, manifest: Manifest, name: string, o: TargetOptions): SshTarget {
   const h = fleet.hosts.get(name);
-  if (!h) throw new SecretError(`no host '${name}' in the fleet`);
+  if (!h) throw new UserError(`no host '${name}' in the fleet`);
   const hostKey = h.sshHostKey ?? manifest.secrets[hostKeyKey(name)]?.public;
-  if (!hostKey) throw new SecretError(`${name} has no SSH host key yet: run \`hearth secrets generate\``);
+  if (!hostKey) throw new UserError(`${name} has no SSH host key yet: run \`hearth secrets generate\``);
   const address = o.address ?? staticAddress(h) ?? (fleet.domain ? `${name}.${fleet.domain}` : undefined);
-  if (!address) throw new SecretError(`${name} has no static address: pass --address`);
+  if (!address) throw new UserError(`${name} has no static address: pass --address`);
   return { alias: name, address, port: o.port ?? 22, user: o.user ?? "root", hostKey, ...(o.jump ? { jump: o.jump } : {}), ...(o.identityFile ? { identityFile: o.identityFile } : {}) };
 }
 
 /** The initrd's SSH server (remote unlock): its own port and its own pinned key. */
 export function initrdTarget(fleet: Fleet, manifest: Manifest, name: string, o: TargetOptions): SshTarget {
   const h = fleet.hosts.get(name);
-  if (!h) throw new SecretError(`no host '${name}' in the fleet`);
+  if (!h) throw new UserError(`no host '${name}' in the fleet`);
   const ru = h.security.remoteUnlock;
-  if (!ru?.enable) throw new SecretError(`${name} has no remote unlock: set security.remoteUnlock.enable`);
+  if (!ru?.enable) throw new UserError(`${name} has no remote unlock: set security.remoteUnlock.enable`);
   const hostKey = manifest.secrets[`hosts/${name}/initrd-ssh-host-key`]?.public;
-  if (!hostKey) throw new SecretError(`${name} has no initrd SSH host key yet: run \`hearth secrets generate\``);
+  if (!hostKey) throw new UserError(`${name} has no initrd SSH host key yet: run \`hearth secrets generate\``);
   const ip = ru.ip !== "dhcp" ? ru.ip.address.split("/")[0] : undefined;
   const address = o.address ?? ip ?? staticAddress(h);
-  if (!address) throw new SecretError(`${name}'s initrd address is DHCP-assigned: pass --address`);
+  if (!address) throw new UserError(`${name}'s initrd address is DHCP-assigned: pass --address`);
   return { alias: `${name}-initrd`, address, port: o.port ?? ru.port, user: "root", hostKey, tty: true, ...(o.jump ? { jump: o.jump } : {}), ...(o.identityFile ? { identityFile: o.identityFile } : {}) };
 }
 
@@ -58,7 +58,7 @@ export const FACTS_SCRIPT = [
 
 export async function gatherFacts(s: SshSession): Promise<Facts> {
   const r = await s.run(FACTS_SCRIPT, { timeoutMs: 30_000 });
-  if (r.code !== 0) throw new SecretError(`cannot reach ${s.target.alias}: ${explainSsh(r, s.target)}`);
+  if (r.code !== 0) throw new UserError(`cannot reach ${s.target.alias}: ${explainSsh(r, s.target)}`);
   const kv = (k: string) => r.stdout.split("\n").filter((l) => l.startsWith(`${k}=`)).map((l) => l.slice(k.length + 1));
   return {
     arch: kv("arch")[0] ?? "?",

@@ -5,9 +5,10 @@ import { readFileSync } from "node:fs";
 import { parseRecipient } from "../../core/secrets/recipients.js";
 import { SshEd25519Identity, SshEd25519Recipient } from "./ssh-ed25519.js";
 import { publicLine, readEd25519Key } from "./openssh.js";
+import { UserError } from "../errors.js";
 
-/** A failure that names the file and says what to do; never carries secret material. */
-export class SecretError extends Error {}
+/** A failure of the secrets store (a UserError: names the file, says what to do). */
+export class SecretError extends UserError {}
 
 export async function encrypt(plaintext: Uint8Array, recipients: string[]): Promise<string> {
   if (recipients.length === 0) throw new SecretError("no recipients to encrypt to");

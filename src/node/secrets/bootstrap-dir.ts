@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, sta
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { LoadedIdentity } from "./age.js";
-import { SecretError } from "./age.js";
+import { UserError } from "../errors.js";
 import { bootstrapFiles, type SecretsStore } from "./store.js";
 import { writeFileAtomic } from "../fs-atomic.js";
 
@@ -28,13 +28,13 @@ function freshDir(host: string, out: string | undefined, allowDisk: boolean): st
   const dir = out ? resolve(out) : mkdtempSync(join(base, `hearth-${host}-`));
   const created = !out || !existsSync(dir);
   if (out) {
-    if (existsSync(dir) && readdirSync(dir).length) throw new SecretError(`${dir} is not empty; give a new directory`);
+    if (existsSync(dir) && readdirSync(dir).length) throw new UserError(`${dir} is not empty; give a new directory`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
   chmodSync(dir, 0o700);
   if (!allowDisk && statfsSync(dir).type !== TMPFS_MAGIC) {
     if (created) rmSync(dir, { recursive: true, force: true });
-    throw new SecretError(`${dir} is not on a tmpfs, so the plaintext keys would reach a disk; use a directory under /dev/shm or pass --allow-disk`);
+    throw new UserError(`${dir} is not on a tmpfs, so the plaintext keys would reach a disk; use a directory under /dev/shm or pass --allow-disk`);
   }
   return dir;
 }
