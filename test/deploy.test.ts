@@ -19,6 +19,7 @@ import { healthScript, parseHealth } from "../src/core/deploy/health.js";
 import type { HealthCheck } from "../src/core/services/types.js";
 import { planFleetDir } from "../src/node/fleet-plan.js";
 import { TerminalProgress } from "../src/cli/progress.js";
+import { deployMany, type DeployEvent, type HostJob } from "../src/node/deploy/deploy.js";
 import { checkFacts, installDisks } from "../src/core/deploy/facts.js";
 import { createServer } from "node:http";
 
@@ -406,6 +407,34 @@ describe("deploy plans (no machines needed)", () => {
     assert.match(checkFacts("server", server, "kexec", { ...facts, memKiB: 512 * 1024 }, { ...o, kexecBytes: 400 * 1048576 }).join(), /has 512 MiB of RAM; booting this kexec image needs about 1056 MiB/);
     assert.match(checkFacts("server", server, "install", { ...facts, memKiB: 512 * 1024 }, o).join(), /nixos-anywhere's installer needs at least 1024 MiB/);
     assert.match(checkFacts("server", server, "install", { ...facts, devices: new Set(["/dev/disk/by-id/ata-other"]) }, o).join(), /its disks by id: \/dev\/disk\/by-id\/ata-other/);
+  });
+
+  test("many hosts: a failed host's dependents are skipped, independent hosts still go, in waves", async () => {
+    const { dir } = await readyExample("pi-cluster");
+    const hosts = planFleetDir(dir, { requireSecrets: true }).plan.hosts;
+    // Nothing listens on these loopback ports: every attempt fails at its facts, quickly.
+    const closed = await new Promise<number>((ok) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => ok(p));
+      });
+    });
+    const job = (name: string, dependsOn: string[]): HostJob => ({
+      name, host: hosts.find((h) => h.name === name)!.host, kind: "update", dependsOn, checks: [],
+      target: { alias: name, address: "127.0.0.1", port: closed, user: "root", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPBDUl7d2rSrgqEFtjTZvkbF0b8RpCsl4hg+NIpZFStA" },
+    });
+    const events: DeployEvent[] = [];
+    const results = await deployMany([job("pi-beta", ["pi-alpha"]), job("pi-alpha", []), job("pi-gamma", [])], {
+      flakeDir: "/nonexistent", profile: "/nonexistent", confirmTimeout: 5, waitTimeout: 5, healthTimeout: 3, concurrency: 2, emit: (e) => events.push(e),
+    });
+    const by = new Map(results.map((r) => [r.host, r]));
+    assert.equal(by.get("pi-alpha")!.outcome, "failed");
+    assert.match(by.get("pi-alpha")!.detail, /facts: cannot reach pi-alpha: nothing listens on 127\.0\.0\.1/);
+    assert.equal(by.get("pi-gamma")!.outcome, "failed", "an independent host is still tried");
+    assert.equal(by.get("pi-beta")!.outcome, "skipped");
+    assert.match(by.get("pi-beta")!.detail, /depends on pi-alpha, which did not deploy/);
+    assert.deepEqual(results.map((r) => r.host), ["pi-beta", "pi-alpha", "pi-gamma"], "results in the order asked");
+    assert.ok(!events.some((e) => e.host === "pi-beta"), "nothing was attempted on the skipped host");
   });
 
   test("terminal progress: one live line per host, bytes of a transfer, finished steps kept above", () => {
