@@ -140,10 +140,13 @@ network:
     assert.equal(run([...args, "--phases", "nope"]).code, 2);
   });
 
-  test("install: nixos-anywhere gets the keys from a tmpfs directory that is wiped; the recovery key opens the LUKS volume; the host comes back pinned", async () => {
+  test("install: nixos-anywhere gets the keys from a tmpfs directory that is wiped; the recovery key opens the LUKS volume; the host is unlocked in its initrd and comes back pinned", async () => {
     const { dir, identity } = await readyExample("keystone");
     const key = sshKeyPair();
     addAdminSshKey(dir, key.pub);
+    // This server unlocks by passphrase over its initrd's SSH (seed 003's way) instead of the TPM.
+    for (const [path, value] of [["security.unlock.method", "passphrase"], ["security.remoteUnlock.enable", "true"]]) assert.equal(hearth(["set", "server", path!, value!, "-f", dir]).code, 0);
+    assert.equal(hearth(["secrets", "generate", "-f", dir]).code, 0);
     // Before: a rescue system with a host key of its own, and an empty disk.
     const rescue = sshKeyPair();
     const ns = net.host("inst", "192.168.78.21");
@@ -167,10 +170,17 @@ network:
         HEARTH_STANDIN_ROOT: root,
         // What disko does with a luks content's passwordFile and additionalKeyFiles.
         HEARTH_STANDIN_DISKO: `cryptsetup luksFormat --batch-mode ${fast} --key-file ${keysDir}/luks-passphrase ${disk.dev} && cryptsetup luksAddKey ${fast} --key-file ${keysDir}/luks-passphrase ${disk.dev} ${keysDir}/luks-recovery-key`,
-        // The installed system boots: the same address now presents the key from the extra files.
-        HEARTH_STANDIN_REBOOT: `cp ${root}/etc/ssh/ssh_host_ed25519_key ${sshd.dir}/host_key && kill -HUP $(cat ${sshd.dir}/sshd.pid)`,
       },
     });
+    // The installed system stops in its initrd: an SSH server with the initrd key whose prompt
+    // takes the passphrase to the LUKS volume; once it opens, the system boots on and the same
+    // address presents the host key from the extra files.
+    const boots = `cp ${root}/etc/ssh/ssh_host_ed25519_key ${sshd.dir}/host_key && kill -HUP $(cat ${sshd.dir}/sshd.pid)`;
+    const ask = join(root, "..", `ask-${process.pid}.sh`);
+    writeFileSync(ask, `#!/bin/bash\nstty -echo 2>/dev/null\nIFS= read -r p\nprintf %s "$p" | cryptsetup open --test-passphrase --key-file=- ${disk.dev} && { ${boots}; echo unlocked; }\n`, { mode: 0o755 });
+    drops.push(() => rmSync(ask, { force: true }));
+    const initrdKey = decrypt(identity, join(dir, "secrets/hosts/server/initrd-ssh-host-key.age"));
+    stops.push((await startSshd(net, ns, { address: "192.168.78.21", port: 2222, hostKey: initrdKey, authorizedKey: key.pub, forceCommand: ask })).stop);
     // Facts first: the fleet's disk is not on this machine yet, so nothing runs.
     const refused = install();
     assert.notEqual(refused.code, 0);
@@ -181,6 +191,9 @@ network:
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /server\s+install\s+deployed .*installed and booted .*presenting its pinned host key/);
     assert.match(r.stdout, /install\s+info\s+### installation finished/, "nixos-anywhere's output is streamed as events");
+    assert.match(r.stdout, /unlock\s+ok\s+unlocked server's disks over its initrd SSH \(192\.168\.78\.21:2222\)/);
+    const passphrase = decrypt(identity, join(dir, "secrets/hosts/server/luks-passphrase.age")).toString();
+    assert.ok(!(r.stdout + r.stderr).includes(passphrase), "the passphrase is never printed");
     // What nixos-anywhere was given: paths only, every file 0600 (public halves 0644) on a tmpfs.
     const lines = readFileSync(log, "utf8").split("\n");
     const argv = lines.filter((l) => !l.startsWith("file "));
@@ -312,7 +325,7 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
     // First generation, as an install would leave it.
     sh("ip", ["netns", "exec", ns, "sh", "-c", `nix-env -p ${profile} --set ${gens.good} && ${gens.good}/bin/switch-to-configuration switch && ln -sfn ${gens.good} ${state}/booted && echo nixos-generation-1.conf > ${state}/default`]);
     const deploy = (system: string, extra: string[] = []) =>
-      hearth(["deploy", "pi-alpha", "-f", dir, "--address", addr, "--ssh-key", key.file, "--system", system, "--profile", profile, "--confirm-timeout", "4", "--health-timeout", "3", "--wait-timeout", "8", "--booted-system", join(state, "booted"), ...extra], { netns: admin });
+      hearth(["deploy", "pi-alpha", "-f", dir, "--address", addr, "--ssh-key", key.file, "--system", system, "--profile", profile, "--confirm-timeout", "8", "--health-timeout", "5", "--wait-timeout", "15", "--booted-system", join(state, "booted"), ...extra], { netns: admin });
     const current = () => readFileSync(join(state, "current"), "utf8").trim();
     const generation = () => sh("readlink", [profile]).trim();
     const booted = () => readlinkSync(join(state, "booted"));

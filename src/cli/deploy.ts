@@ -37,6 +37,7 @@ import { deployMany, type HostJob } from "../node/deploy/deploy.js";
 import { healthScript } from "../core/deploy/health.js";
 import { writeBootstrapDir } from "../node/secrets/bootstrap-dir.js";
 import { TerminalProgress } from "./progress.js";
+import { unlockOverInitrd } from "../node/deploy/unlock.js";
 import { meshState } from "../core/plan/plan.js";
 import { readMeshAddresses } from "../node/fleet-plan.js";
 
@@ -147,15 +148,9 @@ export function registerDeploy(program: Command): void {
           out(`would run: ${ssh.argv("").slice(0, -1).map(escapeShellArg).join(" ")}  (passphrase on stdin)`);
           if (o.dryRun) return;
           const pass = o.prompt || !store.manifest.secrets[`hosts/${name}/luks-passphrase`] ? await readSecret(`passphrase for ${name}: `, { trimNewline: true }) : await show(store, `hosts/${name}/luks-passphrase`, await identities(o.identity));
-          const input = Buffer.concat([pass, Buffer.from("\n")]);
+          const r = await unlockOverInitrd(target, pass);
           pass.fill(0);
-          const r = await ssh.run("", { stdin: input, timeoutMs: 60_000, holdStdin: true });
-          input.fill(0);
-          if (r.code !== 0) {
-            // What the prompt said (a wrong passphrase, a missing device), minus anything typed.
-            const said = r.stdout.replace(/\r/g, "").split("\n").map((l) => l.trim()).filter(Boolean).slice(-3).join(" / ");
-            throw new CliError(`unlock of ${name} failed: ${explainSsh(r, target)}${said ? ` (the host said: ${said})` : ""}`);
-          }
+          if (!r.ok) throw new CliError(`unlock of ${name} failed: ${r.detail}`);
           out(`${name} unlocked; it continues booting`);
         } finally {
           ssh.close();
@@ -217,7 +212,13 @@ export function registerDeployCommand(program: Command): void {
         planHostChecks.set(name, hp.health.map((c) => c.name));
         const target = { ...hostTarget(store.fleet, store.manifest, name, tOpts(o)), ...(o.acceptFirstKey && kind !== "update" ? { acceptFirstKey: true } : {}) };
         const bootstrap = kind === "install" ? async () => writeBootstrapDir(store, name, await identities(o.identity)) : undefined;
-        jobs.push({ name, host, kind, target, dependsOn, checks, ...(bootstrap ? { bootstrap } : {}), ...(o.system ? { systemPath: o.system } : {}) });
+        // After an install or a new kernel the host may wait in its initrd for the passphrase.
+        const passKey = `hosts/${name}/luks-passphrase`;
+        const unlock =
+          host.security.remoteUnlock?.enable && host.security.unlock.method === "passphrase" && store.manifest.secrets[passKey]
+            ? { target: initrdTargetOrNone(store, name, o), passphrase: async () => show(store, passKey, await identities(o.identity)) }
+            : undefined;
+        jobs.push({ name, host, kind, target, dependsOn, checks, ...(bootstrap ? { bootstrap } : {}), ...(unlock?.target ? { unlock: { target: unlock.target, passphrase: unlock.passphrase } } : {}), ...(o.system ? { systemPath: o.system } : {}) });
       }
       const allChecks = new Set(jobs.flatMap((j) => [...planHostChecks.get(j.name)!]));
       const unknown = [...skip].filter((n) => !allChecks.has(n));
@@ -284,6 +285,16 @@ function printDeployPlan(j: HostJob, o: DeployOptions, store: ReturnType<typeof 
     }
   } finally {
     ssh.close();
+  }
+}
+
+/** The initrd's SSH target (its own port, not --port), or none when its address is unknown (DHCP). */
+function initrdTargetOrNone(store: ReturnType<typeof loadStore>, name: string, o: ConnOpts) {
+  const { port: _mainPort, ...conn } = tOpts(o);
+  try {
+    return initrdTarget(store.fleet, store.manifest, name, conn);
+  } catch {
+    return undefined;
   }
 }
 

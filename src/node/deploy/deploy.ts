@@ -31,6 +31,7 @@ import { wipeBootstrapDir, type BootstrapDir } from "../secrets/bootstrap-dir.js
 import { checkFacts, type Facts } from "../../core/deploy/facts.js";
 import type { Host } from "../../core/schema/fleet.js";
 import { gatherFacts } from "./target.js";
+import { unlockOverInitrd } from "./unlock.js";
 
 export interface DeployEvent {
   host: string;
@@ -60,6 +61,11 @@ export interface HostJob {
   dependsOn: string[];
   /** Checked after an update, with systemd's state (core/deploy/health.ts). */
   checks: HealthCheck[];
+  /**
+   * Remote unlock, for a host that stops in its initrd after a reboot (install, new kernel):
+   * while waiting, hearth types the passphrase into the initrd's SSH prompt (pinned initrd key).
+   */
+  unlock?: { target: SshTarget; passphrase: () => Promise<Buffer> };
   /** Install: decrypts the host's keys into a tmpfs directory (wiped after nixos-anywhere). */
   bootstrap?: () => Promise<BootstrapDir>;
 }
@@ -363,11 +369,22 @@ async function waitForPinned(job: HostJob, o: RunOptions, emit: Emit, until: str
   const pinned = new SshSession({ ...job.target, acceptFirstKey: false }, false);
   try {
     await sleep(1000);
+    let unlocked = false;
     while (Date.now() < deadline) {
       const r = await pinned.run(probe.script, { timeoutMs: 15_000 });
       if (r.code === 0 && probe.back(r.stdout)) {
         emit("wait", "ok", "back, presenting its pinned host key");
         return typeof until === "string" ? r.stdout.split("\n")[1]!.trim() : r.stdout;
+      }
+      // Not up yet: it may be waiting in its initrd for the disk passphrase (once per wait).
+      if (job.unlock && !unlocked) {
+        const pass = await job.unlock.passphrase();
+        const u = await unlockOverInitrd(job.unlock.target, pass, 30_000);
+        pass.fill(0);
+        if (u.ok) {
+          unlocked = true;
+          emit("unlock", "ok", `unlocked ${job.name}'s disks over its initrd SSH (${job.unlock.target.address}:${job.unlock.target.port}); it continues booting`);
+        } else if (!u.unreachable) throw new StepFailed(`unlock: ${job.name} waits in its initrd, but unlocking failed: ${u.detail}`);
       }
       await sleep(1000);
     }
