@@ -8,11 +8,11 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { parseDocument } from "yaml";
 import { FLEET_YAML, addTestAdmin, hearth, readyExample, writeFleet } from "./support/fleet.js";
 import { TestNet, haveSshd, startSshd } from "./support/netns.js";
-import { bootVm, buildInitramfs, haveVmTools, kexecTree, type Vm } from "./support/vm.js";
+import { bootVm, buildInitramfs, haveVmTools, kernelImage, kexecTree, type Vm } from "./support/vm.js";
 import { REPO_ROOT as REPO } from "../src/node/fleet-dir.js";
 import { activateScript, bootOnceScript, deployOrder, generationOf, rollbackScript } from "../src/core/deploy/deploy.js";
 import { healthScript, parseHealth } from "../src/core/deploy/health.js";
@@ -602,7 +602,7 @@ describe("deploy: kexec into the new system (QEMU)", { skip: (!haveVmTools() && 
 
     const r = hearth([...base, "--accept-first-key"]);
     assert.equal(r.code, 0, r.stdout + r.stderr + vm.console().slice(-800));
-    assert.match(r.stdout, new RegExp(`${host}\\s+kexec\\s+deployed .*presenting its pinned host key`));
+    assert.match(r.stdout, new RegExp(`${host}\\s+kexec\\s+deployed\\s+.*kexec.d into the new system \\(kernel ${basename(kernelImage()!).replace(/^vmlinuz-/, "").replace(/[.+]/g, "\\$&")}, hostname .*\\), presenting its pinned host key`));
     // Independently: the machine now runs the new system and presents hearth's key.
     const kh = join(work, "known_hosts");
     const manifest = JSON.parse(readFileSync(join(dir, "secrets/manifest.json"), "utf8"));

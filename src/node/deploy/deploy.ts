@@ -179,7 +179,7 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
       emit("kexec", "start", "kexec-boot");
       await remote("kexec", kexecScript);
       const kernel = await waitForPinned(job, o, emit, bootId);
-      return done("deployed", `kexec'd into the new system, kernel ${kernel}, presenting its pinned host key`);
+      return done("deployed", `kexec'd into the new system (${kernel}), presenting its pinned host key`);
     }
 
 
@@ -363,7 +363,7 @@ async function install(job: HostJob, o: RunOptions, emit: Emit, done: Done): Pro
  */
 async function waitForPinned(job: HostJob, o: RunOptions, emit: Emit, until: string | { script: string; back: (stdout: string) => boolean }): Promise<string> {
   // A string is the boot id before a kexec: back means another boot id (and then the kernel is reported).
-  const probe = typeof until === "string" ? { script: "cat /proc/sys/kernel/random/boot_id; uname -r", back: (out: string) => out.split("\n")[0]!.trim() !== until } : until;
+  const probe = typeof until === "string" ? { script: "cat /proc/sys/kernel/random/boot_id; echo \"kernel $(uname -r), hostname $(hostname)$([ -e /run/current-system ] && echo \", system $(readlink -f /run/current-system)\")\"", back: (out: string) => out.split("\n")[0]!.trim() !== until } : until;
   emit("wait", "start", `waiting up to ${o.waitTimeout}s for ${job.name} to come back with its own host key`);
   const deadline = Date.now() + o.waitTimeout * 1000;
   const pinned = new SshSession({ ...job.target, acceptFirstKey: false }, false);
