@@ -60,7 +60,7 @@ try {
   const deploy = (hosts: string[]) => {
     const c0 = busy();
     const t0 = performance.now();
-    const argv = [process.execPath, join(REPO_ROOT, "bin/hearth.js"), "deploy", ...hosts, "-f", dir, "--ssh-key", join(keyDir, "id"), "--system", good2, "--profile", `${PRIVATE}/system`, "--jobs", String(hosts.length), "--json"];
+    const argv = [process.execPath, join(REPO_ROOT, "bin/hearth.js"), "deploy", ...hosts, "-f", dir, "--ssh-key", join(keyDir, "id"), "--system", good2, "--profile", `${PRIVATE}/system`, "--jobs", String(hosts.length), "--json", ...(process.env.BENCH_PHASES ? ["--phases", process.env.BENCH_PHASES] : [])];
     // bash's `times` after the command: CPU of hearth and everything it ran (ssh, nix), not the hosts' side.
     const r = spawnSync("ip", ["netns", "exec", admin, "bash", "-c", `"$@"; times >&2`, "bash", ...argv], { encoding: "utf8" });
     const t = r.stderr.trim().split("\n").slice(-1)[0]!.split(/\s+/).map((x) => { const m = /(\d+)m([\d.]+)s/.exec(x)!; return Number(m[1]) * 60 + Number(m[2]); });

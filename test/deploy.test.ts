@@ -304,7 +304,7 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
     writeFileSync(join(flake, "params.nix"), `{ nonce = "${Date.now()}-${i}-${Math.random()}"; stateDir = "${state}"; }\n`);
     const build = (attr: string) => JSON.parse(sh("nix", ["build", `path:${flake}#${attr}`, "--no-link", "--json", "--extra-experimental-features", "nix-command flakes"], undefined))[0].outputs.out as string;
     const gens = {
-      good: build("good"), good2: build("good2"), degraded: build("degraded"), cutoff: build("cutoff"), noapi: build("noapi"),
+      good: build("good"), good2: build("good2"), degraded: build("degraded"), cutoff: build("cutoff"), noapi: build("noapi"), lockout: build("lockout"),
       newkernel: build("newkernel"), unbootable: build("newkernel-unbootable"), newDegraded: build("newkernel-degraded"),
     };
     const profile = join(work, "profile", "system");
@@ -357,6 +357,13 @@ describe("deploy: update with automatic rollback", { skip: !haveSshd() && "needs
     const noapi = h.deploy(h.gens.noapi);
     assert.notEqual(noapi.code, 0, noapi.stdout + noapi.stderr);
     assert.match(noapi.stdout, /pi-alpha\s+update\s+rolled back .*health check failed \(headscale API: http:\/\/127\.0\.0\.1:8080\/health did not answer; nginx listening: nothing accepts connections on 127\.0\.0\.1:80\); rolled back to/);
+    assert.equal(h.current(), "good2");
+    assert.equal(h.generation(), gen2);
+
+    // New SSH logins are dropped while the connection hearth holds still works: not confirmed.
+    const lock = h.deploy(h.gens.lockout);
+    assert.notEqual(lock.code, 0, lock.stdout + lock.stderr);
+    assert.match(lock.stdout, /pi-alpha\s+update\s+rolled back .*health check failed \(system state no answer: 192\.168\.79\.11:22 is not reachable.*\); rolled back to/);
     assert.equal(h.current(), "good2");
     assert.equal(h.generation(), gen2);
 

@@ -214,7 +214,10 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     const newLink = /^generation=(.*)$/m.exec(a.stdout)?.[1]?.trim();
     emit("activate", "ok", `switched (${newLink ?? "generation unknown"})`);
     emit("health", "start", `systemd state, failed units${job.checks.length ? ` and ${job.checks.length} checks: ${job.checks.map((c) => c.name).join(", ")}` : ""}`);
-    const last = await healthLoop(ssh, job, o);
+    // SSH back in over a new connection: the one hearth holds would survive a generation that
+    // locks new logins out (a firewall rule, a broken sshd), and that must not be confirmed.
+    const fresh = new SshSession(job.target, false);
+    const last = await healthLoop(fresh, job, o).finally(() => fresh.close());
     if (last.ok) {
       const c = await ssh.run(confirmScript(token, o, newLink), { timeoutMs: 15_000 });
       if (c.code !== 0) {
@@ -228,7 +231,7 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     }
     const why = describeHealth(last);
     emit("health", "fail", why);
-    // Disarm the watchdog first, so it cannot roll back a second time.
+    // Over the connection hearth still holds. Disarm the watchdog first, so it cannot roll back a second time.
     await ssh.run(confirmScript(token));
     const rb = await ssh.run(rollbackScript(o, prevGen), { timeoutMs: 120_000 });
     if (rb.code !== 0) return done("failed", `health check failed (${why}) and the rollback failed too: ${explainSsh(rb, job.target)}`);
