@@ -32,6 +32,7 @@ import { checkFacts, type Facts } from "../../core/deploy/facts.js";
 import type { Host } from "../../core/schema/fleet.js";
 import { gatherFacts } from "./target.js";
 import { unlockOverInitrd } from "./unlock.js";
+import { UserError } from "../errors.js";
 
 export interface DeployEvent {
   host: string;
@@ -240,6 +241,12 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
   } catch (e) {
     if (e instanceof StepFailed) {
       emit(e.message.split(":")[0]!, "fail", e.message);
+      return done("failed", e.message);
+    }
+    // A problem the user can fix (an identity that cannot decrypt the passphrase, say) fails
+    // this host only; the others go on.
+    if (e instanceof UserError) {
+      emit("deploy", "fail", e.message);
       return done("failed", e.message);
     }
     throw e;
