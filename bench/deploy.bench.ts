@@ -1,6 +1,10 @@
 // Parallel deploy: wall time of updating 10 test hosts at once against updating one (target:
-// at most 1.3x): build skipped (--system), nix copy, activation, health check, confirmation. Each host is a network namespace running sshd with its hearth host key and a
-// stand-in system generation (test/fixtures/generations), as in test/deploy.test.ts. Needs root.
+// at most 1.3x): build skipped (--system), facts, nix copy, activation, health check over a new
+// connection, confirmation. Each host is a network namespace running sshd with its hearth host
+// key and a stand-in system generation (test/fixtures/generations), as in test/deploy.test.ts.
+// It also prints the machine's busy CPU and hearth's own share: the ten hosts' side (sshd, nix
+// on the target, the switch) runs on the same cores here, unlike on a real fleet.
+// BENCH_PHASES=build (connect and facts only) or copy narrows the run. Needs root.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
