@@ -150,7 +150,8 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     if (o.phases && !o.phases.has("copy")) return done("deployed", `built ${path}; stopped before copying (--phases)`);
 
     if (job.kind === "kexec") {
-      const ram = checkFacts(job.name, job.host, job.kind, facts, { ...checkOpts, kexecBytes: treeSize(path) });
+      const total = treeSize(path);
+      const ram = checkFacts(job.name, job.host, job.kind, facts, { ...checkOpts, kexecBytes: total });
       if (ram.length) throw new StepFailed(`facts: ${ram.join("; ")}`);
       const bootId = (await remote("facts", "cat /proc/sys/kernel/random/boot_id")).trim();
       emit("copy", "start", `kexec tree → ${job.target.address}`);
@@ -159,7 +160,6 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
         const tar = spawn("tar", ["-c", "-h", "-C", path!, "."], { stdio: ["ignore", "pipe", "pipe"] });
         const argv = ssh.argv(unpackKexecScript);
         const s = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "ignore", "pipe"] });
-        const total = treeSize(path!);
         let sent = 0;
         let shown = 0;
         tar.stdout.on("data", (d: Buffer) => {
@@ -182,7 +182,6 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
       const kernel = await waitForPinned(job, o, emit, bootId);
       return done("deployed", `kexec'd into the new system (${kernel}), presenting its pinned host key`);
     }
-
 
     // update
     const previous = (await ssh.run(currentGenerationScript(o))).stdout.trim() || "(none)";
