@@ -214,11 +214,9 @@ export function registerDeployCommand(program: Command): void {
         const bootstrap = kind === "install" ? async () => writeBootstrapDir(store, name, await identities(o.identity)) : undefined;
         // After an install or a new kernel the host may wait in its initrd for the passphrase.
         const passKey = `hosts/${name}/luks-passphrase`;
-        const unlock =
-          host.security.remoteUnlock?.enable && host.security.unlock.method === "passphrase" && store.manifest.secrets[passKey]
-            ? { target: initrdTargetOrNone(store, name, o), passphrase: async () => show(store, passKey, await identities(o.identity)) }
-            : undefined;
-        jobs.push({ name, host, kind, target, dependsOn, checks, ...(bootstrap ? { bootstrap } : {}), ...(unlock?.target ? { unlock: { target: unlock.target, passphrase: unlock.passphrase } } : {}), ...(o.system ? { systemPath: o.system } : {}) });
+        const initrd = host.security.remoteUnlock?.enable && host.security.unlock.method === "passphrase" && store.manifest.secrets[passKey] ? initrdTargetOrNone(store, name, o) : undefined;
+        const unlock = initrd ? { target: initrd, passphrase: async () => show(store, passKey, await identities(o.identity)) } : undefined;
+        jobs.push({ name, host, kind, target, dependsOn, checks, ...(bootstrap ? { bootstrap } : {}), ...(unlock ? { unlock } : {}), ...(o.system ? { systemPath: o.system } : {}) });
       }
       const allChecks = new Set(jobs.flatMap((j) => [...planHostChecks.get(j.name)!]));
       const unknown = [...skip].filter((n) => !allChecks.has(n));
@@ -269,7 +267,8 @@ function printDeployPlan(j: HostJob, o: DeployOptions, store: ReturnType<typeof 
       out(`  wait:     until ${j.target.address} answers with the pinned host key and a new boot id`);
     } else if (j.kind === "install") {
       const disk = store.planned.filter((s) => s.uses.some((u) => u.host === j.name && u.delivery === "disk"));
-      const boot = { extraFiles: "<tmpfs>/extra-files", diskKeys: disk.map((s) => ({ remote: s.uses.find((u) => u.host === j.name)!.path, local: `<tmpfs>/disk-keys/${s.uses.find((u) => u.host === j.name)!.path.split("/").pop()}` })) };
+      const remotes = disk.map((s) => s.uses.find((u) => u.host === j.name)!.path);
+      const boot = { extraFiles: "<tmpfs>/extra-files", diskKeys: remotes.map((remote) => ({ remote, local: `<tmpfs>/disk-keys/${remote.split("/").pop()}` })) };
       out(`  install:  ${installArgv(j.name, j.target, o, boot).map(escapeShellArg).join(" ")}`);
       out(`            (<tmpfs>: a fresh directory on a tmpfs holding the decrypted host keys; wiped afterwards)`);
       out(`  wait:     until ${j.target.address} answers with the pinned host key (the installed system)`);

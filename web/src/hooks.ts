@@ -1,5 +1,7 @@
 // Small data-loading hooks shared by the screens.
 import { useCallback, useEffect, useRef, useState } from "react";
+import { api, fleetCache } from "./api";
+import type { FleetOverview } from "../../src/server/wire";
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -47,4 +49,18 @@ export function useDebounced<T>(value: T, ms: number): T {
     return () => clearTimeout(t);
   }, [value, ms]);
   return debounced;
+}
+
+/** The fleet overview, shown from the cache at once and kept there for the other screens. */
+export function useFleet(onLoaded?: () => void): Loaded<FleetOverview> {
+  return useLoad<FleetOverview>(
+    "fleet",
+    (signal) =>
+      api.fleet(signal).then((f) => {
+        onLoaded?.();
+        fleetCache.value = f;
+        return f;
+      }),
+    fleetCache.value,
+  );
 }

@@ -1,9 +1,9 @@
 // Mesh picture: the members of FleetOverview.mesh on a circle (hubs in the middle) and the
 // links between them; the endpoint, or "behind NAT", in each member's tooltip.
 import { useMemo } from "react";
-import type { FleetOverview, MeshWire } from "../../../src/server/wire";
-import { api, errorMessage, fleetCache } from "../api";
-import { useLoad } from "../hooks";
+import type { MeshWire } from "../../../src/server/wire";
+import { errorMessage } from "../api";
+import { useFleet } from "../hooks";
 import { href } from "../router";
 
 const SIZE = 640;
@@ -12,15 +12,7 @@ const C = SIZE / 2;
 const MAX_LINKS = 4000;
 
 export function MeshScreen() {
-  const fleet = useLoad<FleetOverview>(
-    "fleet",
-    (signal) =>
-      api.fleet(signal).then((f) => {
-        fleetCache.value = f;
-        return f;
-      }),
-    fleetCache.value,
-  );
+  const fleet = useFleet();
   const mesh = fleet.data?.mesh;
   return (
     <div className="mesh">
