@@ -13,6 +13,7 @@ import { parseDocument } from "yaml";
 import { FLEET_YAML, addTestAdmin, hearth, readyExample, writeFleet } from "./support/fleet.js";
 import { TestNet, haveSshd, startSshd } from "./support/netns.js";
 import { bootVm, buildInitramfs, haveVmTools, kernelImage, kexecTree, type Vm } from "./support/vm.js";
+import { evalKexecTree, type KexecTreeEval } from "./support/kexec-tree.js";
 import { REPO_ROOT as REPO } from "../src/node/fleet-dir.js";
 import { activateScript, bootOnceScript, deployOrder, generationOf, rollbackScript } from "../src/core/deploy/deploy.js";
 import { healthScript, parseHealth } from "../src/core/deploy/health.js";
@@ -577,39 +578,78 @@ describe("deploy plans (no machines needed)", () => {
   });
 });
 
-describe("deploy: kexec into the new system (QEMU)", { skip: (!haveVmTools() && "needs qemu-system-x86, a kernel in /boot, busybox-static, dropbear-bin, kexec-tools, cpio") }, () => {
+describe("deploy: kexec into the new system (QEMU)", { skip: (!haveVmTools() && "needs qemu-system-x86, a kernel in /boot, busybox-static, dropbear-bin, kexec-tools, cpio, bash") }, () => {
   let vm: Vm | undefined;
   after(() => vm?.stop());
+  const host = "ponkila-ephemeral-sigma";
+  // Kernel parameters the test VM needs; they reach the kexec'd kernel through kexec-boot's --command-line.
+  const kernelParams = ["console=ttyS0", "panic=-1", "random.trust_cpu=on"];
+  let fleet: { dir: string; identity: string; tree: KexecTreeEval } | undefined;
+  const generated = async () => {
+    if (fleet) return fleet;
+    const { dir, identity } = await readyExample("homestaking");
+    const out = join(mkdtempSync(join(tmpdir(), "hearth-gen-")), "flake");
+    const g = hearth(["generate", dir, "-o", out]);
+    assert.equal(g.code, 0, g.stderr);
+    return (fleet = { dir, identity, tree: evalKexecTree(out, { hostName: host, kernelParams }) });
+  };
+
+  test("the generated kexec tree carries every file its kexec-boot and netboot.ipxe load", async () => {
+    const names = (t: KexecTreeEval) => t.entries.map((e) => e.name).sort();
+    const loaded = (t: KexecTreeEval) => [
+      ...[...t.kexecScript.matchAll(/\$\{SCRIPT_DIR\}\/(\S+)/g)].map((m) => m[1]!),
+      /^kernel (\S+)/m.exec(t.ipxeScript)![1]!,
+      /^initrd (\S+)/m.exec(t.ipxeScript)![1]!,
+    ];
+    const { tree } = await generated();
+    assert.deepEqual(loaded(tree).sort(), ["bzImage", "bzImage", "initrd", "initrd.gz"]);
+    assert.deepEqual(names(tree), ["bzImage", "initrd", "initrd.gz", "kexec-boot", "netboot.ipxe"]);
+    // aarch64: iPXE's kernel is `Image`, kexec-boot's still `bzImage`.
+    const arm = evalKexecTree(join(REPO, "nix"), { system: "aarch64-linux" });
+    for (const n of loaded(arm)) assert.ok(names(arm).includes(n), `aarch64 tree lacks ${n}: ${names(arm).join(" ")}`);
+    assert.ok(names(arm).includes("Image"));
+  });
 
   test("a machine running something else is kexec'd into the host's system, which comes back with the pinned key", async () => {
-    const { dir, identity } = await readyExample("homestaking");
-    const host = "ponkila-ephemeral-sigma";
+    const { dir, identity, tree } = await generated();
     const key = sshKeyPair();
     const work = mkdtempSync(join(tmpdir(), "hearth-kexec-"));
     // Before: a "rescue system" with a host key of its own.
     const rescueKey = sshKeyPair();
     buildInitramfs({ hostKey: readFileSync(rescueKey.file), authorizedKey: key.pub, generation: "rescue", out: join(work, "rescue.gz") });
-    // After: the host's system (a kexec tree as hearth's format has it), presenting the key hearth made.
+    // After: the host's system, presenting the key hearth made, in a tree with the generated
+    // format's file names and nixpkgs' kexec-boot script as is.
     const hostKey = decrypt(identity, join(dir, `secrets/hosts/${host}/ssh-host-key.age`));
     buildInitramfs({ hostKey, authorizedKey: key.pub, generation: "hearth", out: join(work, "hearth.gz") });
-    kexecTree(join(work, "tree"), join(work, "hearth.gz"));
+    kexecTree(join(work, "tree"), tree, join(work, "hearth.gz"));
     vm = await bootVm(join(work, "rescue.gz"));
     const base = ["deploy", host, "-f", dir, "--address", "127.0.0.1", "--port", String(vm.port), "--ssh-key", key.file, "--system", join(work, "tree"), "--wait-timeout", "180"];
-    // Wait for the rescue system (bounded), using plain ssh as its key is not ours to pin.
+    const rescueSsh = (cmd: string) =>
+      spawnSync("ssh", ["-i", key.file, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3", "-o", "LogLevel=ERROR", "-p", String(vm!.port), "root@127.0.0.1", cmd], { encoding: "utf8" });
+    // Wait for the rescue system, using plain ssh as its key is not ours to pin; a VM that
+    // cannot come up says so on its console (or QEMU exits), and that ends the wait.
+    const deadline = Date.now() + 240_000;
     let up = false;
-    for (let i = 0; i < 120 && !up; i++) {
-      up = spawnSync("ssh", ["-i", key.file, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3", "-o", "LogLevel=ERROR", "-p", String(vm.port), "root@127.0.0.1", "true"]).status === 0;
+    while (!up && !vm.failure() && Date.now() < deadline) {
+      if (vm.console().includes("hearth-vm: network up")) up = rescueSsh("true").status === 0;
       if (!up) await new Promise((r) => setTimeout(r, 1000));
     }
-    assert.ok(up, `the rescue system booted: ${vm.console().slice(-400)}`);
+    assert.ok(up, `the rescue system did not come up (${vm.failure() ?? "timed out"}): ${vm.console().slice(-1500)}`);
 
     const pinnedOnly = hearth(base);
     assert.notEqual(pinnedOnly.code, 0);
     assert.match(pinnedOnly.stdout + pinnedOnly.stderr, new RegExp(`did not present ${host}'s pinned host key`));
 
     const r = hearth([...base, "--accept-first-key"]);
-    assert.equal(r.code, 0, r.stdout + r.stderr + vm.console().slice(-800));
+    // A kexec that fails leaves the rescue system up, with kexec-boot's output beside the tree.
+    const why = () => (vm!.console().includes("hearth-vm: hearth booted") ? "" : `\nkexec.log: ${rescueSsh("cat /root/hearth-kexec/kexec.log").stdout}`);
+    assert.equal(r.code, 0, r.stdout + r.stderr + why() + "\nconsole: " + vm.console().slice(-800));
     assert.match(r.stdout, new RegExp(`${host}\\s+kexec\\s+deployed\\s+.*kexec.d into the new system \\(kernel ${basename(kernelImage()!).replace(/^vmlinuz-/, "").replace(/[.+]/g, "\\$&")}, hostname .*\\), presenting its pinned host key`));
+    // The new kernel got kexec-boot's command line (init=<toplevel>/init and the params) and,
+    // that init being absent, ran the initramfs's /init all the same.
+    const second = /^hearth-vm: hearth booted, cmdline: (.*)$/m.exec(vm.console())?.[1];
+    assert.ok(second, vm.console().slice(-800));
+    assert.match(second, new RegExp(`init=/nix/store/[0-9a-z]{32}-nixos-system-host/init ${kernelParams.join(" ")}`));
     // Independently: the machine now runs the new system and presents hearth's key.
     const kh = join(work, "known_hosts");
     const manifest = JSON.parse(readFileSync(join(dir, "secrets/manifest.json"), "utf8"));

@@ -9,13 +9,7 @@ let
   mkHost = name: host: lib.nixosSystem {
     system = host.system;
     specialArgs = { inherit inputs; };
-    modules = [
-      (root + "/modules/hearth-service.nix")
-      (root + "/modules/zfs-credstore.nix")
-      (root + "/modules/headscale-preauth.nix")
-      inputs.agenix.nixosModules.default
-      (root + "/hosts/${name}")
-    ];
+    modules = import ./host-modules.nix inputs root name;
   };
 
   nixosConfigurations = lib.mapAttrs mkHost hosts;

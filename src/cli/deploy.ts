@@ -24,6 +24,7 @@ import {
   deployOrder,
   installArgv,
   kexecScript,
+  KEXEC_FILES,
   rollbackScript,
   SYSTEM_PROFILE,
   BOOTED_SYSTEM,
@@ -262,7 +263,7 @@ function printDeployPlan(j: HostJob, o: DeployOptions, store: ReturnType<typeof 
     out(`  facts:    ${FACTS_SCRIPT}   (read-only; checked before any change${j.kind === "install" ? ", against the rescue system's own key" : ""})`);
     if (!j.systemPath) out(`  build:    ${buildArgv(j.name, j.kind, o).map(escapeShellArg).join(" ")}`);
     if (j.kind === "kexec") {
-      out(`  copy:     tar -c -h -C <kexec tree> . | ssh … ${escapeShellArg(unpackKexecScript)}`);
+      out(`  copy:     tar -c -h -C <kexec tree> ${KEXEC_FILES.join(" ")} | ssh … ${escapeShellArg(unpackKexecScript)}`);
       out(`  kexec:    ${kexecScript}`);
       out(`  wait:     until ${j.target.address} answers with the pinned host key and a new boot id`);
     } else if (j.kind === "install") {

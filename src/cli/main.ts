@@ -1,4 +1,5 @@
 // hearth's command line: parses arguments, calls the pure core, and hands writes to the executor.
+import { NIXOS_RELEASE, PINS } from "../core/nix/input-pins.js";
 import { Argument, Command, Option } from "commander";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -91,6 +92,19 @@ program
   .action((kind: "fleet" | "host") => {
     const s = z.toJSONSchema(kind === "fleet" ? fleetSchema : hostSchema, { io: "input", unrepresentable: "any" });
     out(JSON.stringify({ ...s, title: kind === "fleet" ? "hearth fleet.yaml" : "hearth host" }, null, 2));
+  });
+
+program
+  .command("pins")
+  .description("the flake inputs a generated fleet is pinned to: release, date and URL of each")
+  .option("--json", "as JSON")
+  .action((opts: { json?: boolean }) => {
+    if (opts.json) {
+      out(JSON.stringify({ nixos: NIXOS_RELEASE, inputs: PINS }, null, 2));
+      return;
+    }
+    out(`NixOS ${NIXOS_RELEASE} (fleet.yaml nixpkgs.channel / nixpkgs.rev choose another)`);
+    for (const [name, p] of Object.entries(PINS)) out(`  ${name.padEnd(15)} ${p.release.padEnd(40)} ${p.date}  ${p.url}${p.followsNixpkgs ? "  (follows nixpkgs)" : ""}`);
   });
 
 const hostCmd = program.command("host").description("manage hosts");

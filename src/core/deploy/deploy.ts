@@ -147,6 +147,17 @@ export const keepBootedScript = (entry: string) => `bootctl set-default '${entry
 export const bootPreviousScript = (o: DeployOptions, previous: number | string, fallbackEntry: string) =>
   `nix-env -p '${o.profile}' --switch-generation ${previous} && '${o.profile}'/bin/switch-to-configuration boot && bootctl set-default '${fallbackEntry}'`;
 
+/**
+ * The files of the kexec tree that kexec-boot loads: nixpkgs' kexecScript
+ * (nixos/modules/installer/netboot/netboot.nix) runs `kexec --load ${SCRIPT_DIR}/bzImage
+ * --initrd=${SCRIPT_DIR}/initrd.gz`. The tree's `initrd` and netboot.ipxe are for iPXE only,
+ * and sending them too would double the bytes and the RAM the target needs.
+ */
+export const KEXEC_FILES = ["kexec-boot", "bzImage", "initrd.gz"] as const;
+
+/** After starting kexec-boot: if it has already exited (kexec refused), print its log. */
+export const kexecFailedScript = `sleep 3; if ! pgrep -f '[k]exec-boot' >/dev/null; then cat ${KEXEC_DIR}/kexec.log; fi`;
+
 /** kexec: unpack the tree, then start kexec-boot detached so the SSH session can end first. */
 export const unpackKexecScript = `rm -rf ${KEXEC_DIR} && mkdir -p ${KEXEC_DIR} && tar -x -C ${KEXEC_DIR}`;
 export const kexecScript = `cd ${KEXEC_DIR} && (setsid ./kexec-boot </dev/null >${KEXEC_DIR}/kexec.log 2>&1 &) && echo started`;

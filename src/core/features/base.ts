@@ -2,6 +2,7 @@
 import type { Feature } from "./types.js";
 import type { Host } from "../schema/fleet.js";
 import { volumeKind } from "./storage/registry.js";
+import { nix } from "../nix/ast.js";
 
 export const SSH_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key";
 const HOST_KEY_FILE = "ssh_host_ed25519_key";
@@ -78,6 +79,14 @@ export const base: Feature = {
       nix: { settings: { "experimental-features": ["nix-command", "flakes"], "trusted-users": ["root", "@wheel"] } },
       system: { stateVersion: host.stateVersion },
     });
+    // A RAM-only host is its own system before any boot medium is applied: root on tmpfs and no
+    // installed boot loader (grub would otherwise default on and assert a boot disk). The kexec,
+    // ISO and netboot formats override the root with their own (mkImageMediaOverride).
+    if (host.ephemeral)
+      out.config.push({
+        fileSystems: { "/": nix.apply(nix.sel(nix.v("lib"), "mkDefault"), { device: "none", fsType: "tmpfs", options: ["mode=0755"] }) },
+        boot: { loader: { grub: { enable: false } } },
+      });
     // agenix decrypts during activation, before ordinary mounts: the filesystem holding the host
     // key of an ephemeral host must be mounted in the initrd, and agenix told where the key is.
     const keyPath = sshHostKeyPath(host);

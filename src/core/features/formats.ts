@@ -13,7 +13,7 @@ export interface FormatInfo {
 }
 
 export const FORMATS: Record<NonNullable<Host["boot"]["formats"]>[number], FormatInfo> = {
-  kexec: { suffix: "kexec", module: "kexec-tree.nix", build: "hearthKexecTree", describe: "kexec tree: bzImage, initrd, kexec-boot script, netboot.ipxe" },
+  kexec: { suffix: "kexec", module: "kexec-tree.nix", build: "hearthKexecTree", describe: "kexec tree: kernel, initrd (as initrd.gz for kexec-boot and initrd for netboot.ipxe), kexec-boot script, netboot.ipxe" },
   iso: { suffix: "iso", module: "iso.nix", build: "isoImage", describe: "ISO image loaded into RAM" },
   "sd-image": { suffix: "sd", module: "sd-image.nix", build: "sdImage", describe: "SD card image" },
   disk: { suffix: "disk", build: "toplevel", describe: "installed system closure (deployed with nixos-anywhere / disko)" },

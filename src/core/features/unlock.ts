@@ -2,9 +2,15 @@
 // TPM2, SSH in the initrd for remote unlock (seed 003), and Lanzaboote Secure Boot (seed 002).
 import type { Feature, HostContext } from "./types.js";
 import { nix } from "../nix/ast.js";
+import { hasPiFirmware, loaderSupportsInitrdSecrets, PI_FIRMWARE_PATH } from "./hardware.js";
 import { CREDSTORE_KEY, INSTALL_LUKS_PASSPHRASE, INSTALL_LUKS_RECOVERY_KEY, INSTALL_ZFS_KEY } from "./storage/zfs.js";
 
 export const INITRD_HOST_KEY = "/etc/secrets/initrd/ssh_host_ed25519_key";
+/** The initrd key on a Pi's firmware partition, where nixos-anywhere's extra-files put it. */
+export const FIRMWARE_INITRD_HOST_KEY = `${PI_FIRMWARE_PATH}/hearth/initrd_ssh_host_ed25519_key`;
+
+/** Loaders without initrd secrets (extlinux on a Pi): the initrd copies the key from the firmware partition. */
+export const initrdKeyOnFirmware = (ctx: HostContext) => hasPiFirmware(ctx.host) && !loaderSupportsInitrdSecrets(ctx.host);
 
 const credstorePool = (ctx: HostContext) =>
   Object.values(ctx.host.storage.volumes).find((v) => v.type === "zfs" && v.encryption === "credstore") as
@@ -50,7 +56,12 @@ export const secureBoot: Feature = {
       boot: {
         // Lanzaboote replaces systemd-boot's installer with one that signs the UKIs.
         loader: { "systemd-boot": { enable: nix.apply(nix.sel(nix.v("lib"), "mkForce"), false) }, efi: { canTouchEfiVariables: true } },
-        lanzaboote: { enable: true, pkiBundle: "/var/lib/sbctl" },
+        // No Secure Boot keys exist before the first install, and hearth delivers none: lanzaboote
+        // (v1.1.0, nix/modules/lanzaboote.nix) installs unsigned the first time (allowUnsigned
+        // defaults to autoGenerateKeys), its generate-sb-keys unit runs `sbctl create-keys` into
+        // pkiBundle on first boot, and prepare-sb-auto-enroll stages them for systemd-boot to
+        // enroll at the next boot of firmware in Setup Mode (Microsoft keys kept for option ROMs).
+        lanzaboote: { enable: true, pkiBundle: "/var/lib/sbctl", autoGenerateKeys: { enable: true }, autoEnrollKeys: { enable: true } },
       },
     });
   },
@@ -66,20 +77,31 @@ export const remoteUnlock: Feature = {
       ru.ip === "dhcp"
         ? "ip=dhcp"
         : `ip=${ru.ip.address.split("/")[0]}::${ru.ip.gateway}:${prefixToMask(Number(ru.ip.address.split("/")[1]))}:${ctx.hostName}:${ru.ip.interface}:off`;
+    // hostKeys become boot.initrd.secrets (nixpkgs initrd-ssh.nix); a loader without initrd-secret
+    // support would need them in the world-readable store (stage-1's assertion), so there the
+    // list stays empty and nix/modules/initrd-ssh-key.nix copies the key from the firmware partition.
+    const onFirmware = initrdKeyOnFirmware(ctx);
     out.config.push({
       boot: {
         kernelParams: [ip],
         initrd: {
           availableKernelModules: ru.networkModule ? [ru.networkModule] : [],
-          network: { enable: true, ssh: { enable: true, port: ru.port, authorizedKeys: keys, hostKeys: [INITRD_HOST_KEY] } },
+          network: { enable: true, ssh: { enable: true, port: ru.port, authorizedKeys: keys, hostKeys: onFirmware ? [] : [INITRD_HOST_KEY] } },
           // With the systemd initrd, logging in hands the session to the password agent.
           systemd: { users: { root: { shell: "/bin/systemd-tty-ask-password-agent" } } },
         },
       },
+      ...(onFirmware
+        ? { hearth: { initrdSshKey: { enable: true, mountPoint: PI_FIRMWARE_PATH, source: FIRMWARE_INITRD_HOST_KEY, path: INITRD_HOST_KEY } } }
+        : {}),
     });
   },
-  // A key of its own: the initrd is readable on the ESP, so it must not hold the real host key.
-  secrets: () => [{ id: "initrd-ssh-host-key", kind: "ssh-host-key", path: INITRD_HOST_KEY, mode: "0600" }],
+  // A key of its own: the initrd is readable on the ESP (or the key lies on the firmware
+  // partition), so it must not be the real host key. nixos-anywhere copies extra-files into /mnt
+  // after disko mounted the partitions, so the firmware path lands on the firmware partition.
+  secrets: (ctx) => [
+    { id: "initrd-ssh-host-key", kind: "ssh-host-key", path: initrdKeyOnFirmware(ctx) ? FIRMWARE_INITRD_HOST_KEY : INITRD_HOST_KEY, mode: "0600" },
+  ],
 };
 
 function prefixToMask(bits: number): string {

@@ -3,24 +3,24 @@ import { nix, type NixValue } from "../nix/ast.js";
 import type { Fleet } from "../schema/fleet.js";
 import { FORMATS, formatsOf } from "../features/formats.js";
 import type { HostPlan } from "./host.js";
-import pins from "../nix/input-pins.js";
+import { NIXOS_RELEASE, PINS, type InputName } from "../nix/input-pins.js";
 
-/** Inputs the fleet needs, each pinned to a tested tag or commit. */
+/** Inputs the fleet needs, each pinned in ../nix/input-pins.ts (nixpkgs: fleet.yaml may name another). */
 export function flakeInputs(fleet: Fleet, plans: HostPlan[]): Record<string, NixValue> {
   const nixpkgsUrl = fleet.nixpkgs.rev
     ? `github:NixOS/nixpkgs/${fleet.nixpkgs.rev}`
-    : fleet.nixpkgs.channel === "nixos-24.11"
-      ? pins.nixpkgs
+    : fleet.nixpkgs.channel === `nixos-${NIXOS_RELEASE}`
+      ? PINS.nixpkgs.url
       : `github:NixOS/nixpkgs/${fleet.nixpkgs.channel}`;
-  const follows = (url: string) => ({ url, inputs: { nixpkgs: { follows: "nixpkgs" } } });
-  const inputs: Record<string, NixValue> = { nixpkgs: { url: nixpkgsUrl }, agenix: follows(pins.agenix) };
+  const input = (name: InputName): NixValue =>
+    PINS[name].followsNixpkgs ? { url: PINS[name].url, inputs: { nixpkgs: { follows: "nixpkgs" } } } : { url: PINS[name].url };
+  const inputs: Record<string, NixValue> = { nixpkgs: { url: nixpkgsUrl }, agenix: input("agenix") };
   const hosts = plans.map((p) => p.host);
-  if (plans.some((p) => p.disko)) inputs["disko"] = follows(pins.disko);
-  if (hosts.some((h) => h.hardware.startsWith("raspberry-pi"))) inputs["nixos-hardware"] = { url: pins["nixos-hardware"] };
-  if (hosts.some((h) => h.security.secureBoot)) inputs["lanzaboote"] = follows(pins.lanzaboote);
-  // ethereum.nix tracks nixos-unstable and needs its own nixpkgs, so it does not follow ours.
+  if (plans.some((p) => p.disko)) inputs["disko"] = input("disko");
+  if (hosts.some((h) => h.hardware.startsWith("raspberry-pi"))) inputs["nixos-hardware"] = input("nixos-hardware");
+  if (hosts.some((h) => h.security.secureBoot)) inputs["lanzaboote"] = input("lanzaboote");
   if (hosts.some((h) => h.services.execution || h.services.consensus || h.services.validator || h.services.mevBoost))
-    inputs["ethereum-nix"] = { url: pins["ethereum-nix"] };
+    inputs["ethereum-nix"] = input("ethereum-nix");
   return inputs;
 }
 

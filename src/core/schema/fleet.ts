@@ -1,5 +1,6 @@
 // The fleet description schema: the single source of truth for validation, defaults,
 // the JSON Schema export (`hearth schema`) and, later, the web UI's forms.
+import { NIXOS_RELEASE } from "../nix/input-pins.js";
 import { z } from "zod";
 import { parseRecipient } from "../secrets/recipients.js";
 import { fleetMesh, hostMesh } from "./mesh.js";
@@ -179,7 +180,7 @@ export const hostSchema = z
       .refine((k) => k.startsWith("ssh-ed25519 "), "must be an ssh-ed25519 key")
       .optional()
       .describe("Public SSH host key of a machine whose key hearth did not generate (ssh-keyscan -t ed25519 HOST); hearth then generates none"),
-    stateVersion: z.string().regex(/^\d\d\.\d\d$/).default("24.11").describe("NixOS stateVersion of the first install"),
+    stateVersion: z.string().regex(/^\d\d\.\d\d$/).default(NIXOS_RELEASE).describe(`NixOS stateVersion of the first install (default ${NIXOS_RELEASE}, the pinned release)`),
     storage,
     security,
     network,
@@ -214,8 +215,8 @@ export const fleetSchema = z
     domain: z.string().regex(/^[a-z0-9.-]+$/).optional().describe("DNS domain of the fleet"),
     nixpkgs: z
       .strictObject({
-        channel: z.string().regex(/^[A-Za-z0-9._-]+$/).default("nixos-24.11").describe("nixpkgs branch (default nixos-24.11)"),
-        rev: z.string().regex(/^[0-9a-f]{40}$/, "must be a 40-digit commit hash").optional().describe("Pinned nixpkgs commit; defaults to hearth's tested pin when channel is nixos-24.11"),
+        channel: z.string().regex(/^[A-Za-z0-9._-]+$/).default(`nixos-${NIXOS_RELEASE}`).describe(`nixpkgs branch (default nixos-${NIXOS_RELEASE}, hearth's pinned release)`),
+        rev: z.string().regex(/^[0-9a-f]{40}$/, "must be a 40-digit commit hash").optional().describe("Pinned nixpkgs commit; without it the flake follows the branch and `nix flake lock` records the commit"),
       })
       .prefault({})
       .describe("nixpkgs source"),

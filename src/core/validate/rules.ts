@@ -14,7 +14,9 @@ import { PROFILES } from "../features/hardware.js";
 import { VOLUME_KINDS, volumeKind } from "../features/storage/registry.js";
 import { formatsOf } from "../features/formats.js";
 import { jwtOf } from "../services/ethereum/common.js";
-import { ETH_PLATFORMS } from "../services/ethereum/platforms.js";
+import { ethPlatforms } from "../services/ethereum/platforms.js";
+import { PINS } from "../nix/input-pins.js";
+import { KINDS_BY_ROLE } from "../services/registry.js";
 
 export interface RuleInput {
   fleet: Fleet;
@@ -137,11 +139,15 @@ function ethereumRules(name: string, host: Host, svcs: PlannedService[], report:
     report(name, ["services", "consensus", "jwtSecretFile"], "error",
       `JWT secret file ${jwtOf(consensus)} differs from the execution client's ${jwtOf(execution)}; the paired clients must share one secret`,
       `set both services.execution.jwtSecretFile and services.consensus.jwtSecretFile to the same path`);
+  // What the pinned ethereum.nix builds for this system (its package list), before any build.
   for (const s of svcs) {
-    const platforms = ETH_PLATFORMS[s.kind.id];
-    if ((s.role === "execution" || s.role === "consensus" || s.role === "validator") && platforms && !platforms.includes(host.system))
-      report(name, ["services", s.role, "client"], "error", `ethereum.nix builds ${s.kind.id} only for ${platforms.join(", ")}, not ${host.system}`,
-        `choose a client built for ${host.system}: ${Object.entries(ETH_PLATFORMS).filter(([, p]) => p.includes(host.system)).map(([c]) => c).join(", ")}`);
+    if (!["execution", "consensus", "validator", "mevBoost"].includes(s.role)) continue;
+    const platforms = ethPlatforms(s.kind.id);
+    if (platforms.includes(host.system)) continue;
+    const sameRole = KINDS_BY_ROLE[s.role].map((k) => k.id).filter((c) => ethPlatforms(c).includes(host.system));
+    report(name, ["services", s.role, ...(s.role === "mevBoost" ? [] : ["client"])], "error",
+      `the pinned ethereum.nix (${PINS["ethereum-nix"].release}) builds ${s.kind.id} only for ${platforms.join(", ") || "no system"}, not for ${host.system}`,
+      sameRole.length ? `choose a ${s.role} client it builds for ${host.system}: ${sameRole.join(", ")}` : `run ${s.role} on an x86_64-linux host and point this host at it`);
   }
 }
 

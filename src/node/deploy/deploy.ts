@@ -19,6 +19,8 @@ import {
   keepBootedScript,
   needsRebootScript,
   kexecScript,
+  kexecFailedScript,
+  KEXEC_FILES,
   rollbackScript,
   unpackKexecScript,
   type DeployKind,
@@ -150,14 +152,14 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     if (o.phases && !o.phases.has("copy")) return done("deployed", `built ${path}; stopped before copying (--phases)`);
 
     if (job.kind === "kexec") {
-      const total = treeSize(path);
+      const total = KEXEC_FILES.reduce((n, f) => n + treeSize(path!, f), 0);
       const ram = checkFacts(job.name, job.host, job.kind, facts, { ...checkOpts, kexecBytes: total });
       if (ram.length) throw new StepFailed(`facts: ${ram.join("; ")}`);
       const bootId = (await remote("facts", "cat /proc/sys/kernel/random/boot_id")).trim();
       emit("copy", "start", `kexec tree → ${job.target.address}`);
       // tar -h: the tree is a farm of links into the store; the target gets the files.
       const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-        const tar = spawn("tar", ["-c", "-h", "-C", path!, "."], { stdio: ["ignore", "pipe", "pipe"] });
+        const tar = spawn("tar", ["-c", "-h", "-C", path!, ...KEXEC_FILES], { stdio: ["ignore", "pipe", "pipe"] });
         const argv = ssh.argv(unpackKexecScript);
         const s = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "ignore", "pipe"] });
         let sent = 0;
@@ -179,6 +181,10 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
       if (o.phases && !o.phases.has("kexec")) return done("deployed", "copied the kexec tree; stopped before kexec (--phases)");
       emit("kexec", "start", "kexec-boot");
       await remote("kexec", kexecScript);
+      // A kexec that loads fails within seconds; one that works takes the SSH session with it.
+      const early = await ssh.run(kexecFailedScript, { timeoutMs: 20_000 });
+      if (early.code === 0 && early.stdout.trim())
+        throw new StepFailed(`kexec: kexec-boot exited without switching kernels: ${early.stdout.trim().split("\n").slice(-3).join(" / ")}`);
       const kernel = await waitForPinned(job, o, emit, bootId);
       return done("deployed", `kexec'd into the new system (${kernel}), presenting its pinned host key`);
     }
@@ -266,14 +272,11 @@ async function waitForGeneration(ssh: SshSession, o: RunOptions, previous: strin
 
 type Emit = (phase: string, status: DeployEvent["status"], message: string, progress?: DeployEvent["progress"]) => void;
 
-/** Bytes of a tree as tar -h sends it (links followed). */
-function treeSize(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir)) {
-    const st = statSync(join(dir, e));
-    n += st.isDirectory() ? treeSize(join(dir, e)) : st.size;
-  }
-  return n;
+/** Bytes of a file or tree as tar -h sends it (links followed). */
+function treeSize(dir: string, entry = "."): number {
+  const p = join(dir, entry);
+  const st = statSync(p);
+  return st.isDirectory() ? readdirSync(p).reduce((n, e) => n + treeSize(p, e), 0) : st.size;
 }
 type Done = (outcome: HostResult["outcome"], detail: string) => HostResult;
 

@@ -4,6 +4,7 @@ import type { Feature, HostContext } from "../types.js";
 import { volumeKind } from "./registry.js";
 import { nix } from "../../nix/ast.js";
 import type { Host } from "../../schema/fleet.js";
+import { hasPiFirmware, PI_FIRMWARE_PATH } from "../hardware.js";
 
 /** disko names each partition `disk-<disk>-<partition>`; other members are referenced by that label. */
 const partLabel = (disk: string, part: string) => `/dev/disk/by-partlabel/disk-${disk}-${part}`;
@@ -25,6 +26,20 @@ export const storageLayout: Feature = {
     const bootParts: Record<string, unknown> = {};
     if (bootDisk && !host.ephemeral) {
       if (host.hardware === "hetzner-cloud") bootParts["bios"] = { size: "1M", type: "EF02", priority: 1 };
+      // The Pi's EEPROM boot loader reads config.txt, start*.elf and the DTBs from a FAT partition;
+      // first on the disk, like the FIRMWARE partition of nixpkgs' sd-image.nix (there MBR type b,
+      // W95 FAT32; 0700, basic data, is its GPT match). nixos-hardware fills it at PI_FIRMWARE_PATH.
+      // sd-image.nix sizes it for ~18 MiB of firmware; the module copies every vendor DTB and
+      // overlay, hence the room. fmask=0177: files 0600, so the initrd SSH key that
+      // `hearth deploy --install` puts here (remote-unlock) is root's only, and tar's chmod 0600
+      // of it succeeds on vfat.
+      if (hasPiFirmware(host))
+        bootParts["firmware"] = {
+          size: "256M",
+          type: "0700",
+          priority: 1,
+          content: { type: "filesystem", format: "vfat", mountpoint: PI_FIRMWARE_PATH, mountOptions: ["fmask=0177", "dmask=0077"] },
+        };
       bootParts["ESP"] = {
         size: "1G",
         type: "EF00",

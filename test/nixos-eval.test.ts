@@ -1,0 +1,106 @@
+// Every generated host of every example evaluates against the real upstream modules (disko,
+// agenix, lanzaboote, nixos-hardware, ethereum.nix's package list) and nixpkgs' real lib 26.05,
+// with every boot format applied: no failed assertion, no value that does not evaluate. And the
+// harness catches what it exists for: a misspelt option, a wrong type, a package the pinned
+// input lacks for the host's system, conflicting mounts.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync, cpSync } from "node:fs";
+import { join } from "node:path";
+import { EXAMPLES, hearth, readyExample, tempDir } from "./support/fleet.js";
+import { evalHost, evalValue, problems } from "./support/nixos-eval.js";
+import { spawnSync } from "node:child_process";
+import { validateFleetDir } from "../src/node/fleet-dir.js";
+import { FORMATS, formatsOf } from "../src/core/features/formats.js";
+
+async function generated(example: string): Promise<{ fleet: string; flake: string }> {
+  const { dir } = await readyExample(example);
+  const flake = join(tempDir(), "flake");
+  const r = hearth(["generate", dir, "-o", flake]);
+  assert.equal(r.code, 0, r.stderr);
+  return { fleet: dir, flake };
+}
+
+/** A copy of a generated flake with one file edited, for the negative cases. */
+function edited(flake: string, file: string, edit: (text: string) => string): string {
+  const copy = join(tempDir(), "flake");
+  cpSync(flake, copy, { recursive: true });
+  writeFileSync(join(copy, file), edit(readFileSync(join(copy, file), "utf8")));
+  return copy;
+}
+
+for (const example of EXAMPLES) {
+  test(`${example}: every host, with each of its boot formats, evaluates with zero failed assertions`, async () => {
+    const { fleet, flake } = await generated(example);
+    const v = validateFleetDir(fleet);
+    const all: string[] = [];
+    for (const [name, host] of v.fleet!.hosts) {
+      const formats = [undefined, ...formatsOf(host).map((f) => FORMATS[f].module).filter((m): m is string => !!m)];
+      for (const fm of formats) {
+        const r = evalHost(flake, name, fm);
+        for (const w of r.warnings) console.log(`warning: ${name}${fm ? ` (${fm})` : ""}: ${w}`);
+        assert.ok(r.checkedPaths > 10 || r.errors.length > 0, `${name}: the harness checked only ${r.checkedPaths} values`);
+        all.push(...problems(r));
+      }
+      assert.ok(evalHost(flake, name).packageNames.includes(name), `flake packages name ${name}`);
+    }
+    assert.deepEqual(all, [], all.join("\n\n"));
+  });
+}
+
+test("the harness reports a misspelt option, a wrong type and an unknown package attribute, with Nix's message", async () => {
+  const { flake } = await generated("keystone");
+  const misspelt = evalHost(edited(flake, "hosts/server/default.nix", (t) => t.replace('hostName = "server";', 'hostNmae = "server";')), "server");
+  assert.match(problems(misspelt).join("\n"), /The option `networking\.hostNmae' does not exist/);
+  const wrongType = evalHost(edited(flake, "hosts/server/default.nix", (t) => t.replace("allowedUDPPorts = [ 41641 ];", 'allowedUDPPorts = [ "41641" ];')), "server");
+  assert.match(problems(wrongType).join("\n"), /networking\.firewall\.allowedUDPPorts.*not of type/s);
+  const clean = evalHost(flake, "server");
+  assert.deepEqual(problems(clean), []);
+});
+
+test("the harness reports an Ethereum client that the pinned ethereum.nix does not build for the host's system", async () => {
+  const { flake } = await generated("homestaking");
+  // ponkila-ephemeral-beta runs lighthouse, which ethereum.nix builds for x86_64-linux only
+  // (packages/lighthouse/package.nix, PACKAGES.txt): the same host on aarch64 must fail.
+  const arm = edited(flake, "hosts/ponkila-ephemeral-beta/hardware.nix", (t) => t.replace(/hostPlatform = "x86_64-linux"/, 'hostPlatform = "aarch64-linux"'));
+  const r = evalHost(arm, "ponkila-ephemeral-beta");
+  assert.match(problems(r).join("\n"), /hearth\.services\.lighthouse\.package: .*ethereum\.nix \(PACKAGES\.txt\) builds lighthouse for x86_64-linux, not for aarch64-linux/s);
+});
+
+test("the harness reports two modules that define one mount differently (an image format over disko's layout)", async () => {
+  const { flake } = await generated("keystone");
+  const conflicting = edited(flake, "hosts/server/default.nix", (t) => t.replace("i18n = {", 'fileSystems."/".device = "/dev/disk/by-label/OTHER";\n  i18n = {'));
+  assert.match(problems(evalHost(conflicting, "server")).join("\n"), /fileSystems\.\/\.device: The option `fileSystems."\/".device' has conflicting definition values/);
+});
+
+test("keystone: the pinned disko writes the credstore layout's format, mount and unmount scripts, and bash parses each", async () => {
+  const { flake } = await generated("keystone");
+  const r = evalHost(flake, "server");
+  assert.deepEqual(r.disko, {}, "disko could not write a script");
+  for (const script of ["_create", "_mount", "_unmount"]) {
+    const text = evalValue(flake, "server", `config.disko.devices.${script}`) as string;
+    const parse = spawnSync("bash", ["-n"], { input: text, encoding: "utf8" });
+    assert.equal(parse.status, 0, `${script}: ${parse.stderr}`);
+    if (script === "_unmount") assert.match(text, /cryptsetup close "credstore"[\s\S]*zpool export "rpool"/, "the unmount script closes the credstore and exports the pool");
+  }
+});
+
+test("Secure Boot: a lanzaboote host that neither generates nor receives its keys fails the harness (the first install would fail)", async () => {
+  const { flake } = await generated("keystone");
+  assert.deepEqual(problems(evalHost(flake, "workstation")), []);
+  const before = edited(flake, "hosts/workstation/default.nix", (t) => t.replace(/autoGenerateKeys = \{\s*enable = true;\s*\};/, ""));
+  assert.notEqual(readFileSync(join(before, "hosts/workstation/default.nix"), "utf8"), readFileSync(join(flake, "hosts/workstation/default.nix"), "utf8"));
+  assert.match(problems(evalHost(before, "workstation")).join("\n"), /pkiBundle \(\/var\/lib\/sbctl\) holds no keys before the first install/);
+});
+
+test("Raspberry Pi defects of the old output fail the harness: the initrd key as an initrd secret on extlinux, and tpm2 in a Pi 5's systemd initrd", async () => {
+  const { flake } = await generated("pi-cluster");
+  assert.deepEqual(problems(evalHost(flake, "pi-beta")), []);
+  // The old output: hostKeys held the key's path, which initrd-ssh.nix turns into an initrd secret.
+  const secret = edited(flake, "hosts/pi-beta/default.nix", (t) => t.replace("hostKeys = [ ];", 'hostKeys = [ "/etc/secrets/initrd/ssh_host_ed25519_key" ];'));
+  assert.match(problems(evalHost(secret, "pi-beta")).join("\n"), /stage-1\.nix.*initrd secrets|boot loader.*secrets/i);
+  // The old output: nothing turned tpm2 off in the Pi 5's systemd initrd.
+  const tpm = edited(flake, "hosts/pi-beta/hardware.nix", (t) => t.replace(/tpm2 = \{\s*enable = lib\.mkDefault false;\s*\};/, ""));
+  assert.notEqual(readFileSync(join(tpm, "hosts/pi-beta/hardware.nix"), "utf8"), readFileSync(join(flake, "hosts/pi-beta/hardware.nix"), "utf8"));
+  assert.match(problems(evalHost(tpm, "pi-beta")).join("\n"), /tpm-crb/);
+});
