@@ -104,3 +104,15 @@ test("Raspberry Pi defects of the old output fail the harness: the initrd key as
   assert.notEqual(readFileSync(join(tpm, "hosts/pi-beta/hardware.nix"), "utf8"), readFileSync(join(flake, "hosts/pi-beta/hardware.nix"), "utf8"));
   assert.match(problems(evalHost(tpm, "pi-beta")).join("\n"), /tpm-crb/);
 });
+
+test("the flake carries a NixOS VM test per host (checks.<system>.<host>-boots) built from the host's own modules", async () => {
+  const { flake } = await generated("pi-cluster");
+  for (const host of ["pi-alpha", "pi-beta", "pi-gamma"]) {
+    const t = evalValue(flake, host, "vmTest") as { name: string; testScript: string; specialArgs: string[]; imports: string[] };
+    assert.equal(t.name, `${host}-boots`);
+    assert.ok(t.imports.some((i) => i.endsWith(`/hosts/${host}`)), JSON.stringify(t.imports));
+    assert.ok(t.imports.some((i) => i.endsWith("/modules/hearth-service.nix")));
+    assert.deepEqual(t.specialArgs, ["inputs"], "the host's modules get the flake inputs, as in nixosConfigurations");
+    assert.match(t.testScript, new RegExp(`wait_for_unit\\("multi-user.target"\\)[\\s\\S]*= ${host}`));
+  }
+});

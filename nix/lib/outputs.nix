@@ -28,9 +28,23 @@ let
     // { ${name} = buildFormat name (builtins.head host.formats); };
 
   systems = lib.unique (lib.mapAttrsToList (_: h: h.system) hosts);
+  # A NixOS VM test per host, for `nix flake check` on a machine that can run QEMU: the host's own
+  # modules boot to multi-user.target (qemu-vm.nix puts VM disks in place of the host's).
+  vmTest = system: name: inputs.nixpkgs.legacyPackages.${system}.testers.runNixOSTest {
+    name = "${name}-boots";
+    node.specialArgs = { inherit inputs; };
+    nodes.machine = { imports = import ./host-modules.nix inputs root name; };
+    testScript = ''
+      machine.wait_for_unit("multi-user.target")
+      machine.succeed("test \"$(hostname)\" = ${name}")
+    '';
+  };
 in
 {
   inherit nixosConfigurations;
+  checks = lib.genAttrs systems (system:
+    lib.mapAttrs' (name: _: lib.nameValuePair "${name}-boots" (vmTest system name))
+      (lib.filterAttrs (_: h: h.system == system) hosts));
   packages = lib.genAttrs systems (system:
     lib.foldl' (acc: name: acc // hostPackages name hosts.${name}) { }
       (builtins.filter (name: hosts.${name}.system == system) (builtins.attrNames hosts)));

@@ -21,7 +21,11 @@ let
     r // { extendModules = { modules ? [ ] }: nixosSystem (args // { modules = args.modules ++ modules; }); };
   inputs = {
     self = { outPath = flake; };
-    nixpkgs = { lib = lib // { inherit nixosSystem; }; outPath = "/nix/store/00000000000000000000000000000000-STUB-nixpkgs"; };
+    nixpkgs = {
+      lib = lib // { inherit nixosSystem; };
+      outPath = "/nix/store/00000000000000000000000000000000-STUB-nixpkgs";
+      legacyPackages = lib.genAttrs [ "x86_64-linux" "aarch64-linux" ] (system: import ./stubs/pkgs.nix { inherit lib system; });
+    };
     disko.nixosModules.disko = upstream + "/disko/module.nix";
     agenix.nixosModules.default = upstream + "/agenix/modules/age.nix";
     lanzaboote.nixosModules.lanzaboote = upstream + "/lanzaboote/nix/modules/lanzaboote.nix";
@@ -81,9 +85,16 @@ let
     let d = config.disko.devices; in
     if d ? ${s} then (if (builtins.tryEval (builtins.deepSeq d.${s} true)).success then null else "disko cannot write its ${s} script for this layout") else null)));
   packageNames = builtins.attrNames (outputs.packages.${system} or { });
+  # The flake's VM test of this host, as handed to pkgs.testers.runNixOSTest.
+  vmTest = let t = (outputs.checks.${system}."${host}-boots" or { args = null; }).args; in
+    if t == null then null else {
+      inherit (t) name testScript;
+      imports = map toString t.nodes.machine.imports;
+      specialArgs = builtins.attrNames t.node.specialArgs;
+    };
 in
 {
-  inherit system packageNames;
+  inherit system packageNames vmTest;
   failedAssertions = result.failedAssertions;
   warnings = result.warnings;
   badPaths = map (p: lib.concatMapStringsSep "." toString p) bad;

@@ -36,6 +36,8 @@ let
     writeShellApplication = a: drv a.name { inherit (a) text; };
     writers = { writeBash = name: text: drv name { inherit text; }; writePython3 = name: _: text: drv name { inherit text; }; };
     linkFarm = name: entries: drv name { inherit entries; };
+    # runNixOSTest's arguments, returned as they were given.
+    testers.runNixOSTest = args: drv "vm-test-run-${args.name}" { inherit args; };
     symlinkJoin = a: drv a.name { inherit (a) paths; };
     runCommand = name: env: script: drv name { inherit script; };
     runCommandLocal = pkgs.runCommand;
