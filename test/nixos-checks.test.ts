@@ -19,6 +19,8 @@ const ROOT = `fileSystems."/" = { device = "/dev/sda1"; fsType = "ext4"; };`;
 const PI = `boot.loader.grub.enable = false; boot.loader.generic-extlinux-compatible.enable = true;`;
 const SSH = (hostKeys: string, keys = `[ "ssh-ed25519 AAAA k" ]`) =>
   `boot.initrd.network.enable = true; boot.initrd.network.ssh = { enable = true; authorizedKeys = ${keys}; hostKeys = ${hostKeys}; };`;
+// The ISO format's import (eval-modules.nix's modulesPath: the stub of nixpkgs' iso-image.nix).
+const ISO = JSON.stringify(join(REPO_ROOT, "test/nixos-eval/stubs/modules/installer/cd-dvd/iso-image.nix"));
 const hw = (file: string) => JSON.stringify(join(SHARED, "upstream/nixos-hardware", file));
 
 interface Case { name: string; message: string; bad: string; good: string; system?: string }
@@ -74,6 +76,43 @@ const cases: Case[] = [
     good: `{ ${ROOT} boot.loader.grub = { enable = true; efiSupport = true; efiInstallAsRemovable = true; devices = [ "nodev" ]; }; }` },
   { name: "systemd-boot: ESP absolute", message: "must be an absolute path", bad: `{ ${ROOT} boot.loader.systemd-boot.enable = true; boot.loader.efi.efiSysMountPoint = "boot"; }`,
     good: `{ ${ROOT} boot.loader.systemd-boot.enable = true; }` },
+  { name: "firewall: filterForward needs nftables", message: "filterForward only works with the nftables based firewall",
+    bad: `{ ${ROOT} networking.firewall.filterForward = true; }`, good: `{ ${ROOT} networking.nftables.enable = true; networking.firewall.filterForward = true; }` },
+  { name: "firewall: extraCommands with nftables", message: "extraCommands is incompatible with the nftables based firewall",
+    bad: `{ ${ROOT} networking.nftables.enable = true; networking.firewall.extraCommands = "iptables -A INPUT -j ACCEPT"; }`,
+    good: `{ ${ROOT} networking.firewall.extraCommands = "iptables -A INPUT -j ACCEPT"; }` },
+  { name: "wireguard: private key", message: "Either networking.wireguard.interfaces.wg0.privateKey or",
+    bad: `{ ${ROOT} networking.wireguard.interfaces.wg0 = { ips = [ "10.100.0.1/24" ]; }; }`,
+    good: `{ ${ROOT} networking.wireguard.interfaces.wg0 = { ips = [ "10.100.0.1/24" ]; privateKeyFile = "/run/agenix/wireguard-key"; }; }` },
+  { name: "wireguard: preshared key", message: "has both presharedKey and presharedKeyFile set",
+    bad: `{ ${ROOT} networking.wireguard.interfaces.wg0 = { privateKeyFile = "/k"; peers = [ { publicKey = "XSWp65hFMHGMHPX3dvb9sqL/brsXrVHI2PqMKcOzS0k="; allowedIPs = [ "10.100.0.0/24" ]; presharedKey = "a"; presharedKeyFile = "/p"; } ]; }; }`,
+    good: `{ ${ROOT} networking.wireguard.interfaces.wg0 = { privateKeyFile = "/k"; peers = [ { publicKey = "XSWp65hFMHGMHPX3dvb9sqL/brsXrVHI2PqMKcOzS0k="; allowedIPs = [ "10.100.0.0/24" ]; presharedKeyFile = "/p"; } ]; }; }` },
+  { name: "nginx: SSL modes exclusive", message: "rejectSSL are mutually exclusive",
+    bad: `{ ${ROOT} services.nginx = { enable = true; virtualHosts."a.example.org" = { forceSSL = true; addSSL = true; }; }; }`,
+    good: `{ ${ROOT} services.nginx = { enable = true; virtualHosts."a.example.org" = { forceSSL = true; }; }; }` },
+  { name: "nginx: enableACME needs an HTTP listener", message: "enableACME requires a HTTP listener",
+    bad: `{ ${ROOT} security.acme = { acceptTerms = true; defaults.email = "a@example.org"; }; services.nginx = { enable = true; defaultListenAddresses = [ ]; virtualHosts."a.example.org" = { forceSSL = true; enableACME = true; }; }; }`,
+    good: `{ ${ROOT} security.acme = { acceptTerms = true; defaults.email = "a@example.org"; }; services.nginx = { enable = true; virtualHosts."a.example.org" = { forceSSL = true; enableACME = true; }; }; }` },
+  { name: "acme: terms of service (through an nginx vhost)", message: "You must accept the CA's terms of service",
+    bad: `{ ${ROOT} security.acme.defaults.email = "a@example.org"; services.nginx = { enable = true; virtualHosts."a.example.org" = { forceSSL = true; enableACME = true; }; }; }`,
+    good: `{ ${ROOT} security.acme = { acceptTerms = true; defaults.email = "a@example.org"; }; services.nginx = { enable = true; virtualHosts."a.example.org" = { forceSSL = true; enableACME = true; }; }; }` },
+  { name: "acme: contact e-mail", message: "You must define `security.acme.certs.<name>.email`",
+    bad: `{ ${ROOT} security.acme.acceptTerms = true; services.nginx = { enable = true; virtualHosts."a.example.org" = { forceSSL = true; enableACME = true; }; }; }`,
+    good: `{ ${ROOT} security.acme = { acceptTerms = true; defaults.email = "a@example.org"; }; services.nginx = { enable = true; virtualHosts."a.example.org" = { forceSSL = true; enableACME = true; }; }; }` },
+  { name: "caddy: adapter without own config file", message: "To specify an adapter other than 'caddyfile'",
+    bad: `{ ${ROOT} services.caddy = { enable = true; adapter = "nginx"; }; }`, good: `{ ${ROOT} services.caddy = { enable = true; email = "a@example.org"; }; }` },
+  { name: "sshd: duplicate settings keys", message: "Duplicate sshd config key",
+    bad: `{ ${ROOT} services.openssh = { enable = true; settings = { PasswordAuthentication = false; passwordAuthentication = false; }; }; }`,
+    good: `{ ${ROOT} services.openssh = { enable = true; settings = { PasswordAuthentication = false; }; }; }` },
+  { name: "sshd: listen address", message: "addr must be specified in each listenAddresses entry",
+    bad: `{ ${ROOT} services.openssh = { enable = true; listenAddresses = [ { port = 22; } ]; }; }`,
+    good: `{ ${ROOT} services.openssh = { enable = true; listenAddresses = [ { addr = "0.0.0.0"; port = 22; } ]; }; }` },
+  { name: "iso-image: BIOS boot only on x86", message: "BIOS boot is only supported on x86-based architectures", system: "aarch64-linux",
+    bad: `{ imports = [ ${ISO} ]; ${ROOT} nixpkgs.hostPlatform = "aarch64-linux"; isoImage.makeBiosBootable = true; }`,
+    good: `{ imports = [ ${ISO} ]; ${ROOT} nixpkgs.hostPlatform = "aarch64-linux"; isoImage.makeEfiBootable = true; }` },
+  { name: "iso-image: volume ID length", message: "characters longer than the limit of 32",
+    bad: `{ imports = [ ${ISO} ]; ${ROOT} isoImage.volumeID = "hearth-ponkila-ephemeral-beta-x86_64"; }`,
+    good: `{ imports = [ ${ISO} ]; ${ROOT} isoImage.volumeID = "hearth-beta"; }` },
 ];
 
 for (const c of cases) {

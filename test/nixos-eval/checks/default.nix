@@ -15,5 +15,12 @@
     ./grub.nix
     ./systemd-boot.nix
     ./lanzaboote-keys.nix
+    ./firewall.nix
+    ./wireguard.nix
+    ./nginx.nix
+    ./acme.nix
+    ./caddy.nix
+    ./sshd.nix
+    ./iso-image.nix
   ];
 }

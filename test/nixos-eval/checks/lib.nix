@@ -14,6 +14,12 @@ let
     in
     if explicit then getAttrFromPath path config else dflt;
 
+  # `get` for an option whose stub default throws (a non-literal upstream default the stubs do not
+  # model): while no module defines it, reading its priority forces that default; the throw is
+  # caught and the caller's upstream default used.
+  getDefined = path: dflt:
+    let r = builtins.tryEval (get path dflt); in if r.success then r.value else dflt;
+
   # Field of a submodule value (fileSystems.<n>, users.users.<n>, ...), else upstream's default.
   field = set: name: dflt:
     let r = builtins.tryEval (set.${name} or dflt); in if r.success then r.value else dflt;
@@ -69,7 +75,7 @@ let
       builtins.unsafeDiscardStringContext ("/etc/ssh/" + lib.substring 1 (lib.stringLength name) name);
 in
 {
-  inherit get field fsNames isContainer fileSystems;
+  inherit get getDefined field fsNames isContainer fileSystems;
 
   # stage-1.nix: boot.initrd.enable defaults to !config.boot.isContainer.
   initrdEnabled = get [ "boot" "initrd" "enable" ] (!isContainer);
