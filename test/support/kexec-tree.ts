@@ -47,6 +47,9 @@ let
     options.networking.hostName = opt t.str;
     options.boot.kernelParams = opt (t.listOf t.str);
     options.system.boot.loader.kernelFile = opt t.str;
+    # Set by the netboot stub as upstream does; not read here.
+    options.boot.loader.grub.enable = opt t.bool;
+    options.fileSystems = opt (t.attrsOf t.anything);
     config = {
       networking.hostName = ${str(o.hostName ?? "host")};
       boot.kernelParams = [ ${(o.kernelParams ?? ["console=ttyS0,115200"]).map(str).join(" ")} ];
