@@ -79,7 +79,6 @@ let
   valueAt = path: builtins.foldl' (v: seg: if builtins.isInt seg then builtins.elemAt v seg else v.${seg}) config path;
   # A value that throws when forced is an unknown option, a type error or a missing package.
   bad = builtins.filter (p: !(builtins.tryEval (builtins.deepSeq (valueAt p) true)).success) paths;
-  toplevelOk = (builtins.tryEval (builtins.deepSeq (builtins.attrNames config) true)).success;
   # disko's own scripts for this layout (format, mount, unmount): the real disko code, run by Nix.
   diskoScripts = lib.optionalAttrs (config ? disko) (lib.filterAttrs (_: v: v != null) (lib.genAttrs [ "_create" "_mount" "_unmount" ] (s:
     let d = config.disko.devices; in
@@ -99,8 +98,9 @@ in
   warnings = result.warnings;
   badPaths = map (p: lib.concatMapStringsSep "." toString p) bad;
   checkedPaths = builtins.length paths;
-  unknownTopLevel = !toplevelOk;
   disko = diskoScripts;
   value = path: valueAt (lib.splitString "." path);
+  # The i-th of badPaths (its attribute names may contain dots, so not through `value`).
+  badValue = i: valueAt (builtins.elemAt bad i);
   inherit config;
 }

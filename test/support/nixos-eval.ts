@@ -54,8 +54,8 @@ export function evalHost(flake: string, host: string, formatModule?: string): Ho
     return { host, ...(formatModule ? { format: formatModule } : {}), system: "?", failedAssertions: [], warnings: [], errors: [{ path: "(whole configuration)", error: nixError(r.err) }], disko: {}, packageNames: [], checkedPaths: 0 };
   }
   const j = JSON.parse(r.out);
-  const errors = (j.badPaths as string[]).slice(0, 8).map((path) => {
-    const e = nixEval(`let h = ${h}; in builtins.deepSeq (h.value ${nixStr(path)}) true`);
+  const errors = (j.badPaths as string[]).slice(0, 8).map((path, i) => {
+    const e = nixEval(`let h = ${h}; in builtins.deepSeq (h.badValue ${i}) true`);
     return { path, error: e.ok ? "(evaluates alone; fails only with the others)" : nixError(e.err) };
   });
   if (j.badPaths.length > 8) errors.push({ path: `… ${j.badPaths.length - 8} more`, error: "" });
