@@ -1,19 +1,21 @@
 // hearth's command line: parses arguments, calls the pure core, and hands writes to the executor.
 import { NIXOS_RELEASE, PINS } from "../core/nix/input-pins.js";
 import { Argument, Command, Option } from "commander";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { fleetSchema, hostSchema } from "../core/schema/fleet.js";
 import { evalPath } from "../core/plan/eval.js";
 import { instantiateTemplate, parseValue, setInYaml, splitPath } from "../core/fleet/edit.js";
-import { REPO_ROOT, validateFleetDir } from "../node/fleet-dir.js";
+import { REPO_ROOT, readFleetFile, validateFleetDir } from "../node/fleet-dir.js";
+import { isHostName } from "../core/schema/common.js";
 import { CliError, err, out, planFor, reportIssues, validated, writeMeshAddresses } from "./common.js";
 import { registerMesh } from "./mesh.js";
 import { registerServe } from "./serve.js";
 import { registerDeploy, registerDeployCommand } from "./deploy.js";
 import { registerInit, registerSecrets } from "./secrets.js";
-import { applyChanges, compareFiles, unifiedDiff } from "../node/apply-files.js";
+import { applyChanges, checkOutputDir, compareFiles, unifiedDiff } from "../node/apply-files.js";
+import { UserError } from "../node/errors.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
 
 // `hearth … | head` closes the pipe early; that is not an error.
@@ -47,11 +49,13 @@ program
   .action((dir: string, opts: { out?: string; dryRun?: boolean }) => {
     const fleetDir = resolve(dir);
     const outDir = resolve(opts.out ?? join(fleetDir, "flake"));
+    userErrors(() => checkOutputDir(fleetDir, outDir));
     const p = planFor(fleetDir);
-    const changes = compareFiles(outDir, p.files);
+    const changes = userErrors(() => compareFiles(outDir, p.files));
+    // Refuse (a directory hearth does not own) before listing changes that will not happen.
+    if (!opts.dryRun) userErrors(() => applyChanges(outDir, changes));
     for (const c of changes) if (c.action !== "unchanged") out(`${opts.dryRun ? "would " : ""}${c.action} ${c.path}`);
     const n = changes.filter((c) => c.action !== "unchanged").length;
-    if (!opts.dryRun) applyChanges(outDir, changes);
     if (p.mesh && !opts.dryRun && writeMeshAddresses(fleetDir, p.mesh.addresses)) out(`recorded mesh addresses in mesh/addresses.json${p.mesh.allocated.length ? ` (new: ${p.mesh.allocated.join(", ")})` : ""}`);
     out(`${opts.dryRun ? "dry run: " : ""}${n} file(s) ${opts.dryRun ? "would change" : "changed"}, ${changes.length - n} unchanged, in ${outDir}`);
   });
@@ -63,7 +67,9 @@ program
   .option("-o, --out <dir>", "output directory (default: <fleet>/flake)")
   .action((dir: string, opts: { out?: string }) => {
     const fleetDir = resolve(dir);
-    const changes = compareFiles(resolve(opts.out ?? join(fleetDir, "flake")), planFor(fleetDir).files);
+    const outDir = resolve(opts.out ?? join(fleetDir, "flake"));
+    userErrors(() => checkOutputDir(fleetDir, outDir));
+    const changes = userErrors(() => compareFiles(outDir, planFor(fleetDir).files));
     const d = unifiedDiff(changes);
     out(d || "no changes");
   });
@@ -123,8 +129,9 @@ hostCmd
       const names = existsSync(tdir) ? templateNames(tdir) : [];
       throw new CliError(`no template '${opts.template}'; available: ${names.join(", ")}`);
     }
+    checkHostName(name);
     const file = `hosts/${name}.yaml`;
-    if (existsSync(join(dir, file)) || existsSync(join(dir, `hosts/${name}.yml`))) throw new CliError(`${file} exists already; choose another name or edit it`);
+    if (lexists(join(dir, file)) || lexists(join(dir, `hosts/${name}.yml`))) throw new CliError(`${file} exists already; choose another name or edit it`);
     const text = instantiateTemplate(readFileSync(tfile, "utf8"), name);
     validated(dir, { [file]: text });
     if (opts.dryRun) {
@@ -153,15 +160,18 @@ program
   .option("--dry-run", "print the changed file, write nothing")
   .action((host: string, path: string, value: string, opts: { fleet: string; dryRun?: boolean }) => {
     const dir = resolve(opts.fleet);
-    const file = host === "." ? "fleet.yaml" : existsSync(join(dir, `hosts/${host}.yml`)) ? `hosts/${host}.yml` : `hosts/${host}.yaml`;
-    if (!existsSync(join(dir, file))) throw new CliError(`${file} does not exist; create the host with 'hearth host add ${host}'`);
+    if (host !== ".") checkHostName(host);
+    const file = host === "." ? "fleet.yaml" : lexists(join(dir, `hosts/${host}.yml`)) ? `hosts/${host}.yml` : `hosts/${host}.yaml`;
+    // Read (and so write back) only a regular file inside the fleet, never through a link out of it.
+    const current = readFleetFile(dir, file);
+    if (!current.ok) throw new CliError(current.missing && host !== "." ? `${file} does not exist; create the host with 'hearth host add ${host}'` : `${file} ${current.message}\n    hint: ${current.hint}`);
     let segs: (string | number)[];
     try {
       segs = splitPath(path);
     } catch (e) {
       throw new CliError(`${(e as Error).message}; write paths like services.consensus.ports.http or network.addresses[0]`, 2);
     }
-    const text = setInYaml(readFileSync(join(dir, file), "utf8"), segs, parseValue(value));
+    const text = setInYaml(current.text, segs, parseValue(value));
     validated(dir, { [file]: text });
     if (opts.dryRun) {
       out(text);
@@ -177,6 +187,32 @@ registerInit(program);
 registerServe(program);
 registerDeploy(program);
 registerDeployCommand(program);
+
+/** The host-name rule of the schema, before a name becomes a path (`../x`, `a/b`, `/abs`, NUL). */
+function checkHostName(name: string): void {
+  if (!isHostName(name))
+    throw new CliError(`${JSON.stringify(name)} is not a valid host name\n    hint: a DNS label: lower-case letters, digits and '-', at most 63 characters, e.g. node-1`, 2);
+}
+
+/** Exists, counting a (dangling) symbolic link as existing. */
+const lexists = (p: string) => {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Run `fn`; a UserError (a refusal the user can act on) becomes the CLI's error, without a stack trace. */
+function userErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UserError) throw new CliError(e.message);
+    throw e;
+  }
+}
 
 const templateNames = (dir: string): string[] =>
   readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => f.replace(/\.yaml$/, ""));

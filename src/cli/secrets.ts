@@ -5,13 +5,14 @@ import { existsSync, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { readSecret } from "./prompt.js";
-import { CliError, err, out, openStoreCli, validated } from "./common.js";
+import { CliError, err, out, openStoreCli, reportIssues, validated } from "./common.js";
+import { validateFleetDir } from "../node/fleet-dir.js";
 import { loadIdentityFile, newAgeIdentity, type LoadedIdentity } from "../node/secrets/age.js";
 import { UserError } from "../node/errors.js";
-import { generate, rekey, setUserSecret, show, status } from "../node/secrets/store.js";
+import { generate, invalidHostFiles, openStore, rekey, setUserSecret, show, status } from "../node/secrets/store.js";
 import { writeBootstrapDir } from "../node/secrets/bootstrap-dir.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
-import type { StatusRow } from "../core/secrets/plan.js";
+import { invalidHostsText, type StatusRow } from "../core/secrets/plan.js";
 
 const fleetOpt = ["-f, --fleet <dir>", "fleet directory", "."] as const;
 const idOpt = ["-i, --identity <file...>", "age identity or OpenSSH ed25519 private key of an admin (default $HEARTH_IDENTITY, ~/.config/hearth/identity.txt)"] as const;
@@ -48,17 +49,38 @@ export function loadStore(dir: string) {
   return openStoreCli(fleetDir, validated(fleetDir).fleet);
 }
 
-function printStatus(rows: StatusRow[]): void {
+/**
+ * For `status`: the store even while host files are invalid (fleet.yaml must load), with those
+ * hosts' secrets reported as unknown rather than orphaned.
+ */
+function loadStoreForStatus(dir: string) {
+  const fleetDir = resolve(dir);
+  if (!existsSync(fleetDir)) throw new CliError(`fleet directory ${fleetDir} does not exist`);
+  const v = validateFleetDir(fleetDir);
+  const invalid = invalidHostFiles(v);
+  if (!v.fleet || (!v.ok && invalid.size === 0)) return loadStore(dir);
+  reportIssues(v.issues);
+  try {
+    return openStore(fleetDir, v.fleet, invalid);
+  } catch (e) {
+    if (e instanceof UserError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+function printStatus(rows: StatusRow[], invalid: Map<string, string>): void {
   const width = Math.max(...rows.map((r) => r.key.length), 3);
   out(`${"STATE".padEnd(10)} ${"SECRET".padEnd(width)}  READERS / RECIPIENTS`);
   for (const r of rows) {
     out(`${r.state.padEnd(10)} ${r.key.padEnd(width)}  ${r.readers.length ? `read by ${r.readers.join(", ")}` : "admins only"}; encrypted to ${r.recipients.join(", ") || "nobody yet"}`);
     if (r.detail) out(`${"".padEnd(10)} ${"".padEnd(width)}  ${r.detail}${r.fix ? ` → ${r.fix}` : ""}`);
-    if (r.formerRecipients.length)
+    // Rotating is a remedy for a settled fleet; while a host file is invalid nothing destructive is suggested.
+    if (r.formerRecipients.length && invalid.size === 0)
       out(`${"".padEnd(10)} ${"".padEnd(width)}  was readable by ${r.formerRecipients.join(", ")}: rotate it (hearth secrets generate --rotate ${r.key})`);
   }
   const bad = rows.filter((r) => r.state !== "ok");
   out(`${rows.length} secret(s): ${rows.length - bad.length} ok${bad.length ? `, ${bad.length} need attention` : ""}`);
+  if (invalid.size) out(`${invalidHostsText(invalid)}: secrets marked unknown may belong to it; fix it before rekeying or pruning`);
 }
 
 
@@ -97,9 +119,10 @@ export function registerSecrets(program: Command): void {
     .option("--check", "exit with status 1 unless every secret is ok")
     .action(
       wrap((opts: { fleet: string; json?: boolean; check?: boolean }) => {
-        const rows = status(loadStore(opts.fleet));
+        const store = loadStoreForStatus(opts.fleet);
+        const rows = status(store);
         if (opts.json) out(JSON.stringify(rows, null, 2));
-        else printStatus(rows);
+        else printStatus(rows, store.invalidHosts);
         if (opts.check && rows.some((r) => r.state !== "ok")) throw new CliError("", 1);
       }),
     );
@@ -128,6 +151,12 @@ export function registerSecrets(program: Command): void {
     .option("--all", "re-encrypt every secret, not only stale ones")
     .action(
       wrap(async (opts: { fleet: string; identity?: string[]; prune?: boolean; all?: boolean }) => {
+        if (opts.prune) {
+          // An invalid host file makes its host's secrets look orphaned: never prune then.
+          const fleetDir = resolve(opts.fleet);
+          const invalid = existsSync(fleetDir) ? invalidHostFiles(validateFleetDir(fleetDir)) : new Map<string, string>();
+          if (invalid.size) throw new CliError(`${invalidHostsText(invalid)}; --prune would delete the secrets of its host. Fix it first (hearth validate ${opts.fleet}); nothing was changed`);
+        }
         const store = loadStore(opts.fleet);
         const r = await rekey(store, await identities(opts.identity), { prune: opts.prune, all: opts.all }, out);
         out(`${r.rekeyed.length} re-encrypted, ${r.pruned.length} deleted, ${r.unchanged} unchanged`);

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { CliError, out } from "./common.js";
 import { initFleet } from "../node/init.js";
 import { startServe } from "../server/serve.js";
+import { isLoopback } from "../server/auth.js";
 
 export function registerServe(program: Command): void {
   program
@@ -36,6 +37,8 @@ export function registerServe(program: Command): void {
         ...(opts.stateDir ? { stateDir: resolve(opts.stateDir) } : {}),
       });
       out(`hearth serves ${fleetDir} at ${s.url}  (state in ${s.stateDir})`);
+      if (isLoopback(opts.bind)) out("loopback: no login; only this machine can connect");
+      else out("bound beyond loopback: every request needs an admin login; put TLS in front (a reverse proxy) so passwords and cookies never travel in clear");
       if (s.setupToken) out(`first start on a non-loopback address: open ${s.url} and set the admin password with this one-time setup token: ${s.setupToken}`);
       const stop = async () => {
         await s.close();

@@ -1,12 +1,22 @@
 // Atomic file writes: a temp file in the same directory, fsync, then rename over the target,
-// so a crash leaves the old content or the new, never half of either.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+// so a crash leaves the old content or the new, never half of either. Temp files are named
+// `.<name>.hearth-tmp-<pid>-<random>`, so a later run can tell whose they were and remove
+// those of writers that died (removeStaleTemps).
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
+const TEMP = /^\..+\.hearth-tmp-(\d+)-[0-9a-f]+$/;
+
+/** The temp name for `path` in this process, e.g. `.flake.nix.hearth-tmp-4711-9f2c01ab33de`. */
+export const tempPathFor = (path: string): string =>
+  join(dirname(path), `.${basename(path)}.hearth-tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+
+export const isTempName = (name: string): boolean => TEMP.test(name);
+
 export function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = tempPathFor(path);
   const fd = openSync(tmp, "wx", mode);
   try {
     if (typeof content === "string") writeSync(fd, content);
@@ -24,4 +34,36 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/** Is a process with this id running? (EPERM: it runs as another user.) */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Remove the temp files that writers which no longer run left in `dir` (not recursive); a
+ * live writer's temp file stays. Returns the names removed.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    rmSync(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }

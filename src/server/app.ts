@@ -11,8 +11,8 @@ import { serve, type ServerType } from "@hono/node-server";
 import { REPO_ROOT } from "../node/fleet-dir.js";
 import { ApiFailure, errorResponse, notFound } from "./errors.js";
 import type { Auth } from "./auth.js";
-import { FleetService, hostJsonSchema } from "./fleet.js";
-import type { FleetOverview, HostUpdate, JobEvent, JobSummary } from "./wire.js";
+import { FleetService, HostConflictFailure, hostJsonSchema } from "./fleet.js";
+import type { FleetOverview, HostUpdate, JobEvent, JobSummary, LoginRequest, SetupRequest } from "./wire.js";
 
 /** What the routes need from the job system (src/server/jobs implements it). */
 export interface JobsPort {
@@ -55,12 +55,18 @@ const MIME: Record<string, string> = {
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 
+/** The request's JSON body, which must be an object (`null`, arrays and numbers are 400 too). */
 async function body<T>(c: Context): Promise<T> {
+  let value: unknown;
   try {
-    return (await c.req.json()) as T;
-  } catch {
-    throw new ApiFailure(400, "bad_json", "the request body must be JSON");
+    value = await c.req.json();
+  } catch (e) {
+    if (e instanceof ApiFailure) throw e;
+    throw new ApiFailure(400, "bad_json", "the request body must be JSON (a JSON object)");
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new ApiFailure(400, "bad_json", `the request body must be a JSON object, not ${value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`}`);
+  return value as T;
 }
 
 const jobId = (c: Context) => {
@@ -89,17 +95,14 @@ export function createApp(deps: ServerDeps): Hono {
   );
 
   app.get("/api/session", (c) => c.json(auth.getSession(c)));
+  // Auth audits logins and setups itself (failures too, with the client's address).
   app.post("/api/login", async (c) => {
-    const b = await body<{ user?: string; password?: string }>(c);
-    const s = auth.login(c, String(b.user ?? ""), String(b.password ?? ""));
-    record(c, "login", s.user);
-    return c.json(s);
+    const b = await body<Partial<LoginRequest>>(c);
+    return c.json(await auth.login(c, String(b.user ?? ""), String(b.password ?? "")));
   });
   app.post("/api/setup", async (c) => {
-    const b = await body<{ token?: string; user?: string; password?: string }>(c);
-    const s = auth.setup(c, String(b.token ?? ""), String(b.user ?? ""), String(b.password ?? ""));
-    record(c, "setup", s.user, "admin password set");
-    return c.json(s);
+    const b = await body<Partial<SetupRequest>>(c);
+    return c.json(await auth.setup(c, String(b.token ?? ""), String(b.user ?? ""), String(b.password ?? "")));
   });
   app.post("/api/logout", (c) => {
     record(c, "logout", auth.userOf(c));
@@ -107,15 +110,31 @@ export function createApp(deps: ServerDeps): Hono {
     return c.json({ ok: true });
   });
 
-  app.get("/api/fleet", (c) => c.json(fleet.overview(jobs.lastBuildPerHost(), jobs.nix())));
+  app.get("/api/fleet", (c) => {
+    const body = fleet.overviewJson(jobs.lastBuildPerHost(), jobs.nix());
+    return c.body(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), 200, { "content-type": "application/json" });
+  });
   app.get("/api/schema/host", (c) => c.json(hostJsonSchema()));
   app.get("/api/templates", (c) => c.json(fleet.templates()));
-  app.get("/api/hosts/:name", (c) => c.json(fleet.host(c.req.param("name"))));
+  app.get("/api/hosts/:name", (c) => {
+    const h = fleet.host(c.req.param("name"));
+    c.header("etag", `"${h.version}"`);
+    c.header("cache-control", "no-store");
+    return c.json(h);
+  });
   app.put("/api/hosts/:name", async (c) => {
     const b = await body<HostUpdate>(c);
-    const r = fleet.update(c.req.param("name"), b.values, b.dryRun === true);
-    if (r.written) record(c, "host.update", c.req.param("name"), r.diff);
-    return c.json(r);
+    // The precondition: the version the edit started from, as a body field or If-Match.
+    const ifMatch = c.req.header("if-match")?.trim().replace(/^W\//, "").replace(/^"|"$/g, "");
+    const version = typeof b.version === "string" ? b.version : ifMatch && ifMatch !== "*" ? ifMatch : undefined;
+    try {
+      const r = fleet.update(c.req.param("name"), b.values, b.dryRun === true, { ...(version ? { version } : {}), ...(typeof b.baseYaml === "string" ? { yaml: b.baseYaml } : {}) });
+      if (r.written) record(c, "host.update", c.req.param("name"), r.diff);
+      return c.json(r);
+    } catch (e) {
+      if (e instanceof HostConflictFailure) return c.json(e.body, 409);
+      throw e;
+    }
   });
   app.post("/api/hosts", async (c) => {
     const b = await body<{ name?: string; template?: string }>(c);
@@ -191,6 +210,11 @@ export function createApp(deps: ServerDeps): Hono {
     const path = jobs.artifactPath(jobId(c), c.req.param("name"));
     if (!path || !existsSync(path)) throw notFound(`artifact ${c.req.param("name")}`);
     return fileResponse(path, "application/octet-stream", c.req.param("name"));
+  });
+
+  // Every /api path not routed above: a JSON 404, never the UI's page.
+  app.all("/api/*", (c) => {
+    throw new ApiFailure(404, "not_found", `no API endpoint ${c.req.method} ${c.req.path}`);
   });
 
   // Netboot (seed 001's netboot.ipxe): the script and the files it chains, from the host's

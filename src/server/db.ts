@@ -54,10 +54,16 @@ export interface AuditEntry {
   detail?: string;
 }
 
+/**
+ * A login session. The server stores digests only (auth.ts passes SHA-256 of the cookie's token
+ * as `id` and of the CSRF token as `csrf`), so the table opens nothing by itself.
+ */
 export interface SessionRow {
   id: string;
   user: string;
   csrf: string;
+  /** How it was made: "password" (a login) or "local" (loopback, no login). */
+  mode: "local" | "password";
   createdAt: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
@@ -121,6 +127,18 @@ const MIGRATIONS: string[] = [
      key   TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  // Sessions keep only digests of their tokens and the auth mode they were made under. Rows of
+  // version 1 hold tokens in clear and no mode: they are dropped (everyone logs in again).
+  `DROP TABLE sessions;
+   CREATE TABLE sessions (
+     id_hash    TEXT PRIMARY KEY,
+     user       TEXT NOT NULL,
+     csrf_hash  TEXT NOT NULL,
+     auth_mode  TEXT NOT NULL CHECK (auth_mode IN ('local','password')),
+     created_at TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX sessions_expiry ON sessions (expires_at);`,
 ];
 
 /** The schema version this code writes; a newer database is refused rather than damaged. */
@@ -332,22 +350,30 @@ export class Db {
 
   // ---- sessions ---------------------------------------------------------------------------
 
-  createSession(s: { id: string; user: string; csrf: string; expiresAt: number }): void {
+  /** `id` and `csrf` are stored as given: callers pass digests, never the tokens. Mode defaults to "local". */
+  createSession(s: { id: string; user: string; csrf: string; expiresAt: number; mode?: "local" | "password" }): void {
     this.sql
-      .prepare(`INSERT INTO sessions (id, user, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`)
-      .run(s.id, s.user, s.csrf, now(), s.expiresAt);
+      .prepare(`INSERT INTO sessions (id_hash, user, csrf_hash, auth_mode, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`)
+      .run(s.id, s.user, s.csrf, s.mode ?? "local", now(), s.expiresAt);
   }
 
   /** The session, unless it does not exist or expired by `nowMs`. */
   getSession(id: string, nowMs = Date.now()): SessionRow | undefined {
     const r = this.sql
-      .prepare(`SELECT id, user, csrf, created_at AS createdAt, expires_at AS expiresAt FROM sessions WHERE id = ?`)
+      .prepare(
+        `SELECT id_hash AS id, user, csrf_hash AS csrf, auth_mode AS mode, created_at AS createdAt, expires_at AS expiresAt FROM sessions WHERE id_hash = ?`,
+      )
       .get(id) as SessionRow | undefined;
     return r && r.expiresAt > nowMs ? r : undefined;
   }
 
   deleteSession(id: string): void {
-    this.sql.prepare(`DELETE FROM sessions WHERE id = ?`).run(id);
+    this.sql.prepare(`DELETE FROM sessions WHERE id_hash = ?`).run(id);
+  }
+
+  /** Delete every session not made under `keep` (at the start of a login-required server); returns how many. */
+  invalidateSessions(keep: "local" | "password"): number {
+    return this.sql.prepare(`DELETE FROM sessions WHERE auth_mode <> ?`).run(keep).changes;
   }
 
   /** Delete sessions expired by `nowMs`; returns how many. */

@@ -1,30 +1,100 @@
 // The fleet as the server sees it: the files on disk stay the source of truth; every read
 // validates them afresh and every edit goes through the same code as the CLI (syncYaml keeps
 // comments, the validator decides, writes are atomic).
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { createTwoFilesPatch } from "diff";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { hostSchema } from "../core/schema/fleet.js";
-import { instantiateTemplate, syncYaml } from "../core/fleet/edit.js";
+import { instantiateTemplate, mergeYaml, syncYaml } from "../core/fleet/edit.js";
+import { HOST_FILE } from "../core/fleet/load.js";
 import { formatsOf, FORMATS } from "../core/features/formats.js";
 import { headscaleServer, neighbours, planMesh, type MeshPlan } from "../core/mesh/plan.js";
 import { meshState } from "../core/plan/plan.js";
 import type { Issue } from "../core/validate/issues.js";
 import type { StatusRow } from "../core/secrets/plan.js";
-import { REPO_ROOT, validateFleetDir } from "../node/fleet-dir.js";
-import { generate, openStore, status as secretsStatus } from "../node/secrets/store.js";
-import { planFleetDir, PlanRefused, readMeshAddresses, writeFlake } from "../node/fleet-plan.js";
+import { REPO_ROOT, validateFleetDir, type Validated } from "../node/fleet-dir.js";
+import { generate, invalidHostFiles, openStore, status as secretsStatus, type SecretsStore } from "../node/secrets/store.js";
+import { planFleetDir, PlanRefused, readMeshAddresses, writeFlake, writeMeshAddresses } from "../node/fleet-plan.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
 import { ApiFailure, invalid, notFound } from "./errors.js";
-import type { FleetOverview, HostDetail, HostRow, HostUpdateResult, JobSummary, MeshWire, WireIssue } from "./wire.js";
+import type { FleetOverview, HostConflict, HostDetail, HostRow, HostUpdateResult, JobSummary, MeshWire, WireIssue } from "./wire.js";
 
 const TEMPLATES = join(REPO_ROOT, "templates");
+type FleetBase = Omit<FleetOverview, "nix">;
 const wire = (i: Issue): WireIssue => ({ ...i });
 
 export class FleetService {
-  constructor(readonly dir: string) {}
+  // Validating and planning a 1,000-host fleet takes about a second: requests share one result
+  // until a file changes. fs.watch marks it stale; the mtimes of the fleet's directories (which
+  // every atomic write, a rename, changes) are compared on each read in case an event is missed.
+  private memo?: { key: string; v: Validated; overview?: FleetBase; json?: { key: string; body: Buffer } };
+  private generation = 0;
+  private readonly watcher?: FSWatcher;
+
+  constructor(readonly dir: string) {
+    try {
+      this.watcher = watch(dir, { recursive: true, persistent: false }, () => void this.generation++);
+      this.watcher.on("error", () => void this.generation++);
+    } catch {
+      // No recursive watch on this platform: the directory mtimes alone decide.
+    }
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+
+  private fingerprint(): string {
+    const parts = [String(this.generation)];
+    for (const d of [".", "hosts", "secrets", "secrets/hosts", "secrets/fleet", "secrets/custom", "mesh"]) {
+      try {
+        parts.push(String(statSync(join(this.dir, d)).mtimeMs));
+      } catch {
+        parts.push("-");
+      }
+    }
+    return parts.join(":");
+  }
+
+  /** The fleet as validated now (shared by requests until a file changes). */
+  private validated(): Validated {
+    const key = this.fingerprint();
+    if (this.memo?.key !== key) this.memo = { key, v: validateFleetDir(this.dir) };
+    return this.memo.v;
+  }
+
+  /** After a write through this service: the next read validates afresh. */
+  private changed(): void {
+    this.generation++;
+  }
+
+  /** GET /api/fleet's body, serialized once per state of the files and of the builds. */
+  overviewJson(lastBuilds: Map<string, JobSummary>, nix: FleetOverview["nix"]): Buffer {
+    const base = this.overviewBase();
+    const key = `${this.memo!.key}|${JSON.stringify([...lastBuilds])}|${JSON.stringify(nix)}`;
+    if (this.memo!.json?.key === key) return this.memo!.json.body;
+    const body = Buffer.from(JSON.stringify({ ...base, nix, hosts: base.hosts.map((h) => (lastBuilds.has(h.name) ? { ...h, lastBuild: lastBuilds.get(h.name)! } : h)) }));
+    this.memo!.json = { key, body };
+    return body;
+  }
+
+  overview(lastBuilds: Map<string, JobSummary>, nix: FleetOverview["nix"]): FleetOverview {
+    return JSON.parse(this.overviewJson(lastBuilds, nix).toString("utf8")) as FleetOverview;
+  }
+
+  private overviewBase(): FleetBase {
+    const v = this.validated();
+    const memo = this.memo!;
+    if (!memo.overview) {
+      memo.overview = this.computeOverview(v);
+      // Recording new mesh addresses writes mesh/addresses.json: the state read above is still current.
+      memo.key = this.fingerprint();
+    }
+    return memo.overview;
+  }
 
   private hostFile(name: string): string {
     if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw notFound(`host '${name}'`);
@@ -32,28 +102,33 @@ export class FleetService {
     throw notFound(`host '${name}'`);
   }
 
-  overview(lastBuilds: Map<string, JobSummary>, nix: FleetOverview["nix"]): FleetOverview {
-    const v = validateFleetDir(this.dir);
+  /** The overview as the files alone make it (builds and the Nix status are added per request). */
+  private computeOverview(v: Validated): FleetBase {
     const fleetName = v.fleet?.name ?? "(invalid fleet)";
     const issuesByFile = new Map<string, Issue[]>();
     for (const i of v.issues) issuesByFile.set(i.file, [...(issuesByFile.get(i.file) ?? []), i]);
+    const fileIssues = (file: string) => (issuesByFile.get(file) ?? []).map(wire);
     const hosts: HostRow[] = [];
-    if (!v.fleet) {
-      for (const f of Object.keys(v.files).filter((f) => f.startsWith("hosts/")))
-        hosts.push({ name: f.replace(/^hosts\/|\.ya?ml$/g, ""), file: f, system: "?", hardware: "?", tags: [], ephemeral: false, services: {}, formats: [], status: "error", secrets: { ok: 0, missing: 0, stale: 0 } });
-      return { name: fleetName, dir: this.dir, valid: false, issues: v.issues.map(wire), hosts, nix };
-    }
-    const store = openStore(this.dir, v.fleet);
-    const secretsOf = secretsByHost(secretsStatus(store));
-    const mesh = planMesh(v.fleet, meshState(store.manifest, readMeshAddresses(this.dir)));
+    // A host whose file does not load stays in the list, with its errors, never silently dropped.
+    const invalid = invalidHostFiles(v);
+    const unknownSecrets = { ok: 0, missing: 0, stale: 0, unknown: 0 };
+    for (const [name, file] of v.fleet ? invalid : hostFilesOf(v.files))
+      hosts.push({ name, file, system: "?", hardware: "?", tags: [], ephemeral: false, services: {}, formats: [], status: "error", invalid: true, issues: fileIssues(file), secrets: { ...unknownSecrets } });
+    if (!v.fleet) return { name: fleetName, dir: this.dir, valid: false, issues: v.issues.map(wire), hosts };
+    const store = openStore(this.dir, v.fleet, invalid);
+    const rows = secretsStatus(store);
+    const secretsOf = secretsByHost(rows);
+    for (const r of hosts) r.secrets.unknown = (secretsOf.get(r.name) ?? []).length;
+    const mesh = this.meshPlan(v, store);
     for (const [name, h] of v.fleet.hosts) {
       const file = v.hostFiles.get(name)!;
       const mine = secretsOf.get(name) ?? [];
-      const secrets = { ok: mine.filter((r) => r.state === "ok").length, missing: mine.filter((r) => r.state === "missing").length, stale: mine.filter((r) => r.state !== "ok" && r.state !== "missing").length };
-      const fileIssues = issuesByFile.get(file) ?? [];
+      const count = (f: (r: StatusRow) => boolean) => mine.filter(f).length;
+      const secrets = { ok: count((r) => r.state === "ok"), missing: count((r) => r.state === "missing"), stale: count((r) => !["ok", "missing", "unknown"].includes(r.state)), unknown: count((r) => r.state === "unknown") };
+      const issues = fileIssues(file);
       const services: Record<string, string> = {};
       for (const [role, cfg] of Object.entries(h.services)) if (cfg) services[role] = String((cfg as { client?: string; kind?: string }).client ?? (cfg as { kind?: string }).kind ?? role);
-      const lastBuild = lastBuilds.get(name);
+      const member = mesh?.plan.byName.get(name);
       hosts.push({
         name,
         file,
@@ -64,32 +139,69 @@ export class FleetService {
         ephemeral: h.ephemeral,
         services,
         formats: formatsOf(h),
-        ...(mesh?.byName.get(name) ? { meshAddress: mesh.byName.get(name)!.ipv4 } : {}),
-        ...(lastBuild ? { lastBuild } : {}),
-        status: fileIssues.some((i) => i.severity === "error") ? "error" : fileIssues.length || secrets.missing || secrets.stale ? "attention" : "ok",
+        ...(member ? { meshAddress: member.ipv4, ...(mesh!.provisional.has(name) ? { meshProvisional: true } : {}) } : {}),
+        status: issues.some((i) => i.severity === "error") ? "error" : issues.length || secrets.missing || secrets.stale ? "attention" : "ok",
+        ...(issues.length ? { issues } : {}),
         secrets,
       });
     }
     hosts.sort((a, b) => a.name.localeCompare(b.name));
-    return { name: fleetName, dir: this.dir, valid: v.ok, issues: v.issues.map(wire), hosts, nix, ...(mesh ? { mesh: meshWire(mesh, headscaleServer(v.fleet)?.[0]) } : {}) };
+    return { name: fleetName, dir: this.dir, valid: v.ok, issues: v.issues.map(wire), hosts, ...(mesh ? { mesh: meshWire(mesh.plan, headscaleServer(v.fleet)?.[0], mesh.provisional) } : {}) };
+  }
+
+  /**
+   * The mesh plan, its new addresses recorded in mesh/addresses.json at once while the fleet is
+   * valid, so an address shown is the address the host gets (a new host never renumbers the
+   * others). While the fleet is invalid, new addresses are only provisional.
+   */
+  private meshPlan(v: Validated, store: SecretsStore): { plan: MeshPlan; provisional: Set<string> } | undefined {
+    if (!v.fleet) return undefined;
+    const plan = planMesh(v.fleet, meshState(store.manifest, readMeshAddresses(this.dir)));
+    if (!plan) return undefined;
+    let provisional = new Set(plan.allocated);
+    if (v.ok && plan.allocated.length && !plan.findings.some((f) => f.severity === "error")) {
+      writeMeshAddresses(this.dir, plan.addresses);
+      provisional = new Set();
+    }
+    return { plan, provisional };
+  }
+
+  /** Record the mesh addresses of the fleet as it is (before a host is added, say). */
+  private persistMesh(): void {
+    const v = this.validated();
+    if (v.fleet && v.ok) this.meshPlan(v, openStore(this.dir, v.fleet));
   }
 
   host(name: string): HostDetail {
     const file = this.hostFile(name);
-    const yaml = readFileSync(join(this.dir, file), "utf8");
-    const v = validateFleetDir(this.dir);
+    const bytes = readFileSync(join(this.dir, file));
+    const yaml = bytes.toString("utf8");
+    const v = this.validated();
     let secrets: HostDetail["secrets"] = [];
     if (v.fleet) {
-      secrets = (secretsByHost(secretsStatus(openStore(this.dir, v.fleet))).get(name) ?? []).map((r) => ({ key: r.key, state: r.state === "unreadable" ? "modified" : r.state, description: r.description, readers: r.readers, ...(r.detail ? { detail: r.detail } : {}), ...(r.fix ? { fix: r.fix } : {}) }));
+      const rows = secretsStatus(openStore(this.dir, v.fleet, invalidHostFiles(v)));
+      secrets = (secretsByHost(rows).get(name) ?? []).map((r) => ({ key: r.key, state: r.state === "unreadable" ? "modified" : r.state, description: r.description, readers: r.readers, ...(r.detail ? { detail: r.detail } : {}), ...(r.fix ? { fix: r.fix } : {}) }));
     }
-    return { name, file, yaml, values: parseYaml(yaml) ?? {}, issues: v.issues.filter((i) => i.file === file).map(wire), secrets };
+    let values: unknown = {};
+    try {
+      values = parseYaml(yaml) ?? {};
+    } catch {
+      // Not YAML at all: the issues say where; the form starts empty.
+    }
+    return { name, file, yaml, values, version: versionOf(bytes), issues: v.issues.filter((i) => i.file === file).map(wire), secrets };
   }
 
-  /** Apply form values to the host file; `dryRun` answers with the diff and findings only. */
-  update(name: string, values: unknown, dryRun: boolean): HostUpdateResult {
+  /**
+   * Apply form values to the host file; `dryRun` answers with the diff and findings only. With
+   * `version` (HostDetail.version), a file that changed since answers 409 (HostConflict) and
+   * nothing is written, so a save never undoes a change made on disk in the meantime.
+   */
+  update(name: string, values: unknown, dryRun: boolean, base: { version?: string; yaml?: string } = {}): HostUpdateResult {
     const file = this.hostFile(name);
     if (typeof values !== "object" || values === null || Array.isArray(values)) throw invalid("values must be an object of the host file's fields");
-    const before = readFileSync(join(this.dir, file), "utf8");
+    const bytes = readFileSync(join(this.dir, file));
+    const before = bytes.toString("utf8");
+    if (base.version !== undefined && base.version !== versionOf(bytes)) throw this.conflict(file, values as Record<string, unknown>, before, versionOf(bytes), base);
     let after: string;
     try {
       after = syncYaml(before, values as Record<string, unknown>);
@@ -101,8 +213,33 @@ export class FleetService {
     const diff = createTwoFilesPatch(`a/${file}`, `b/${file}`, before, after);
     const errors = v.issues.some((i) => i.severity === "error");
     if (!dryRun && errors) throw invalid(`${file} would not be valid; nothing was written`, issues);
-    if (!dryRun && after !== before) writeFileAtomic(join(this.dir, file), after);
-    return { diff, yaml: after, written: !dryRun && after !== before, issues };
+    if (!dryRun && after !== before) {
+      writeFileAtomic(join(this.dir, file), after);
+      this.changed();
+    }
+    return { diff, yaml: after, written: !dryRun && after !== before, version: versionOf(Buffer.from(after, "utf8")), issues };
+  }
+
+  private conflict(file: string, values: Record<string, unknown>, current: string, version: string, base: { version?: string; yaml?: string }): HostConflictFailure {
+    const body: HostConflict = {
+      error: "conflict",
+      message: `${file} changed on disk since it was loaded (another editor, a git pull); nothing was written`,
+      current: { yaml: current, version, values: safeParse(current) },
+    };
+    // The base text is trusted only when it is the version the client says it started from.
+    if (base.yaml !== undefined && versionOf(Buffer.from(base.yaml, "utf8")) === base.version) {
+      try {
+        const mine = syncYaml(base.yaml, values);
+        body.mine = createTwoFilesPatch(`a/${file}`, `b/${file}`, base.yaml, mine, "as loaded", "your edit");
+        body.theirs = createTwoFilesPatch(`a/${file}`, `b/${file}`, base.yaml, current, "as loaded", "on disk now");
+        const merged = mergeYaml(base.yaml, values, current);
+        body.merged = { yaml: merged.yaml, values: safeParse(merged.yaml), diff: createTwoFilesPatch(`a/${file}`, `b/${file}`, current, merged.yaml, "on disk now", "with your edit") };
+        body.overlaps = merged.overlaps;
+      } catch {
+        // A file that no longer parses: the current text alone has to do.
+      }
+    }
+    return new HostConflictFailure(body);
   }
 
   templates(): string[] {
@@ -117,14 +254,19 @@ export class FleetService {
     const text = instantiateTemplate(readFileSync(join(TEMPLATES, `${template}.yaml`), "utf8"), name);
     const v = validateFleetDir(this.dir, { [file]: text });
     if (!v.ok) throw invalid(`a host from template '${template}' would not be valid here`, v.issues.map(wire));
+    // The others' mesh addresses are recorded first, so the new host takes a free one instead of renumbering them.
+    this.persistMesh();
     writeFileAtomic(join(this.dir, file), text);
+    this.changed();
+    this.persistMesh();
     return this.host(name);
   }
 
   async generateSecrets(): Promise<{ created: string[] }> {
-    const v = validateFleetDir(this.dir);
+    const v = this.validated();
     if (!v.fleet || !v.ok) throw invalid("the fleet is not valid", v.issues.map(wire));
     const r = await generate(openStore(this.dir, v.fleet));
+    this.changed();
     return { created: [...r.created, ...r.rotated] };
   }
 
@@ -164,7 +306,7 @@ function secretsByHost(rows: StatusRow[]): Map<string, StatusRow[]> {
   return by;
 }
 
-export function meshWire(mesh: MeshPlan, server?: string): MeshWire {
+export function meshWire(mesh: MeshPlan, server?: string, provisional: Set<string> = new Set()): MeshWire {
   const links: [string, string][] = [];
   if (mesh.type === "wireguard") {
     for (const m of mesh.members) for (const n of neighbours(mesh.settings, mesh.byName, m)) if (m.name < n.name) links.push([m.name, n.name]);
@@ -176,10 +318,40 @@ export function meshWire(mesh: MeshPlan, server?: string): MeshWire {
     interface: mesh.interface,
     ipv4: mesh.ipv4,
     topology: mesh.settings.topology,
-    members: mesh.members.map((m) => ({ name: m.name, ipv4: m.ipv4, ...(m.endpoint ? { endpoint: m.endpoint } : {}), hub: m.hub, external: m.external, pinned: m.pinned })),
+    members: mesh.members.map((m) => ({ name: m.name, ipv4: m.ipv4, ...(m.endpoint ? { endpoint: m.endpoint } : {}), hub: m.hub, external: m.external, pinned: m.pinned, ...(provisional.has(m.name) ? { provisional: true } : {}) })),
     links,
   };
 }
 
+/** A file's version: the sha256 of its bytes (the ETag of GET /api/hosts/:name). */
+export const versionOf = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+const safeParse = (text: string): unknown => {
+  try {
+    return parseYaml(text) ?? {};
+  } catch {
+    return {};
+  }
+};
+
+/** hosts/<name>.yaml files of a fleet directory's texts, by host name. */
+function hostFilesOf(files: Record<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of Object.keys(files).sort()) {
+    const m = HOST_FILE.exec(f);
+    if (m && !out.has(m[1]!)) out.set(m[1]!, f);
+  }
+  return out;
+}
+
+/** A save refused because the file changed on disk; the route answers 409 with the body. */
+export class HostConflictFailure extends ApiFailure {
+  constructor(readonly body: HostConflict) {
+    super(409, "conflict", body.message);
+  }
+}
+
 /** The host file's JSON Schema, for the editor's form. */
-export const hostJsonSchema = () => z.toJSONSchema(hostSchema, { io: "input", unrepresentable: "any" });
+let schemaMemo: unknown;
+/** The host file's JSON Schema (built once: it depends on hearth's code only). */
+export const hostJsonSchema = () => (schemaMemo ??= z.toJSONSchema(hostSchema, { io: "input", unrepresentable: "any" }));

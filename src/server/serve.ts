@@ -95,6 +95,7 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
     nix: () => (nix ??= runner.detectNix()),
   };
   const auth = new Auth(db, isLoopback(o.bind));
+  auth.invalidateForeignSessions();
   const setupToken = auth.setupToken();
   const app = createApp({
     fleetDir: resolve(o.fleetDir),

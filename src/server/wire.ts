@@ -62,7 +62,8 @@ export type JobEvent =
   | { type: "progress"; progress: JobProgress }
   | { type: "log"; line: string };
 
-export type SecretStateWire = "ok" | "missing" | "stale" | "modified" | "orphaned";
+/** `unknown`: a host file is invalid, so whether the secret is needed (and by whom) is unknown. */
+export type SecretStateWire = "ok" | "missing" | "stale" | "modified" | "orphaned" | "unknown";
 
 export interface HostRow {
   name: string;
@@ -76,10 +77,17 @@ export interface HostRow {
   services: Record<string, string>;
   formats: string[];
   meshAddress?: string;
+  /** The mesh address is not recorded in mesh/addresses.json yet, so it may still change. */
+  meshProvisional?: boolean;
   lastBuild?: JobSummary;
   /** ok: valid and secrets ready; attention: warnings or secrets to fix; error: invalid. */
   status: "ok" | "attention" | "error";
-  secrets: { ok: number; missing: number; stale: number };
+  /** The host file does not load: the row shows what could be read, and `issues` say why. */
+  invalid?: boolean;
+  /** Findings in this host's file (errors first). */
+  issues?: WireIssue[];
+  /** unknown: secrets that may be this host's while its file (or another host's) is invalid. */
+  secrets: { ok: number; missing: number; stale: number; unknown?: number };
 }
 
 export interface FleetOverview {
@@ -97,7 +105,8 @@ export interface MeshWire {
   interface: string;
   ipv4: string;
   topology: string;
-  members: { name: string; ipv4: string; endpoint?: string; hub: boolean; external: boolean; pinned: boolean }[];
+  /** provisional: not recorded in mesh/addresses.json yet (the fleet is invalid), so it may change. */
+  members: { name: string; ipv4: string; endpoint?: string; hub: boolean; external: boolean; pinned: boolean; provisional?: boolean }[];
   /** Undirected links between members (WireGuard peers; Headscale: every member to the server). */
   links: [string, string][];
 }
@@ -109,6 +118,8 @@ export interface HostDetail {
   yaml: string;
   /** Parsed values (defaults not filled in), for the form. */
   values: unknown;
+  /** sha256 (hex) of the file's bytes, also the ETag: send it back with a save (HostUpdate.version). */
+  version: string;
   issues: WireIssue[];
   secrets: { key: string; state: SecretStateWire; description: string; readers: string[]; detail?: string; fix?: string }[];
 }
@@ -121,6 +132,27 @@ export interface HostDetail {
 export interface HostUpdate {
   values: unknown;
   dryRun?: boolean;
+  /**
+   * HostDetail.version the values were edited from (or an If-Match header). When the file has
+   * changed since, the server answers 409 with a HostConflict and writes nothing.
+   */
+  version?: string;
+  /** HostDetail.yaml the values were edited from: lets a 409 show what each side changed. */
+  baseYaml?: string;
+}
+
+/** The 409 body of PUT /api/hosts/:name when the file changed on disk since it was loaded. */
+export interface HostConflict extends ApiError {
+  error: "conflict";
+  /** The file as it is on disk now. */
+  current: { yaml: string; version: string; values: unknown };
+  /** Unified diffs from the file the user started from: their edit, and the change on disk. */
+  mine?: string;
+  theirs?: string;
+  /** The user's edit applied on top of the file as it is now, and its diff against it. */
+  merged?: { yaml: string; values: unknown; diff: string };
+  /** Paths (dotted) both sides changed differently; in `merged` the user's value wins. */
+  overlaps?: string[];
 }
 
 export interface HostUpdateResult {
@@ -129,6 +161,8 @@ export interface HostUpdateResult {
   /** The new file text (comments kept). */
   yaml: string;
   written: boolean;
+  /** HostDetail.version of the file after this change (send it with the next save). */
+  version?: string;
   /** Findings for the whole fleet with this change applied (filter by `file` for this host's). */
   issues: WireIssue[];
 }

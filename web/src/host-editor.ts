@@ -1,9 +1,20 @@
 // The host editor's state: the edited values, a debounced dry run (diff and issues) after
 // every change, and the Review → Save step that writes only a diff the user has seen.
 import { useCallback, useEffect, useRef, useState } from "react";
-import type { HostDetail, HostUpdateResult, WireIssue } from "../../src/server/wire";
+import type { HostConflict, HostDetail, HostUpdateResult, WireIssue } from "../../src/server/wire";
 import { api, ApiFailure, errorMessage } from "./api";
 import { jsonEqual, setIn, type Path } from "./form/values";
+import { guardLeave } from "./router";
+
+/** What the edit started from: the version a save must still find on disk. */
+interface Base {
+  version: string;
+  yaml: string;
+  values: unknown;
+}
+
+const conflictOf = (e: unknown): HostConflict | undefined =>
+  e instanceof ApiFailure && e.status === 409 && e.body?.error === "conflict" ? (e.body as HostConflict) : undefined;
 
 export const DRY_RUN_DELAY_MS = 300;
 
@@ -34,9 +45,17 @@ export interface HostEditor {
   stopReview: () => void;
   save: () => void;
   discard: () => void;
+  /** The file changed on disk since it was loaded: both changes, and what to do. */
+  conflict: HostConflict | undefined;
+  /** Drop my edit and load the file as it is now. */
+  reloadFromDisk: () => void;
+  /** Keep my edit, applied on top of the file as it is now (then review and save again). */
+  applyOnTop: () => void;
 }
 
 export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEditor {
+  const [base, setBase] = useState<Base>({ version: detail.version, yaml: detail.yaml, values: detail.values });
+  const [conflict, setConflict] = useState<HostConflict>();
   const [values, setValues] = useState<unknown>(detail.values);
   const [dry, setDry] = useState<DryRun>();
   const [checking, setChecking] = useState(false);
@@ -44,10 +63,12 @@ export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEdit
   const [saving, setSaving] = useState(false);
   const [saveError, setSaveError] = useState<string>();
   const inflight = useRef<AbortController>(undefined);
-  const dirty = !jsonEqual(values, detail.values);
+  const dirty = !jsonEqual(values, base.values);
 
   // A freshly loaded file (after a save or a reload) replaces the edits.
   useEffect(() => {
+    setBase({ version: detail.version, yaml: detail.yaml, values: detail.values });
+    setConflict(undefined);
     setValues(detail.values);
     setDry(undefined);
     setReviewing(false);
@@ -60,7 +81,9 @@ export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEdit
       const ctrl = new AbortController();
       inflight.current = ctrl;
       setChecking(true);
-      api.updateHost(detail.name, { values: v, dryRun: true }, ctrl.signal).then(
+      // The dry run carries the version too: its diff is against the file as it is on disk now,
+      // and a file changed underneath shows as a conflict before Save, not after.
+      api.updateHost(detail.name, { values: v, dryRun: true, version: base.version, baseYaml: base.yaml }, ctrl.signal).then(
         (result) => {
           if (ctrl.signal.aborted) return;
           setDry({ values: v, result, issues: result.issues });
@@ -68,12 +91,14 @@ export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEdit
         },
         (e: unknown) => {
           if (ctrl.signal.aborted) return;
+          const c = conflictOf(e);
+          if (c) setConflict(c);
           setDry({ values: v, error: errorMessage(e), issues: e instanceof ApiFailure ? (e.body?.issues ?? []) : [] });
           setChecking(false);
         },
       );
     },
-    [detail.name],
+    [detail.name, base],
   );
 
   useEffect(() => {
@@ -90,19 +115,38 @@ export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEdit
 
   useEffect(() => () => inflight.current?.abort(), []);
 
-  // Leaving the page with unsaved edits asks first.
+  // Leaving with unsaved edits asks first: closing or reloading the tab (beforeunload), and
+  // in-app navigation (a link, back) through the router's guard.
   useEffect(() => {
     if (!dirty) return;
-    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+    const warn = (e: BeforeUnloadEvent) => {
+      e.preventDefault();
+      // Older browsers need returnValue set to ask.
+      e.returnValue = "";
+    };
     window.addEventListener("beforeunload", warn);
-    return () => window.removeEventListener("beforeunload", warn);
-  }, [dirty]);
+    const unguard = guardLeave(() => window.confirm(`You have unsaved changes to ${detail.file}. Leave and discard them?`));
+    return () => {
+      window.removeEventListener("beforeunload", warn);
+      unguard();
+    };
+  }, [dirty, detail.file]);
 
   const onChange = useCallback((path: Path, value: unknown) => {
     setValues((old: unknown) => setIn(old, path, value));
     setReviewing(false);
     setSaveError(undefined);
   }, []);
+
+  const reset = (b: Base, v: unknown) => {
+    inflight.current?.abort();
+    setBase(b);
+    setValues(v);
+    setDry(undefined);
+    setReviewing(false);
+    setSaveError(undefined);
+    setConflict(undefined);
+  };
 
   const current = dirty && dry ? dry : undefined;
   const fresh = !!dry && dry.values === values && !checking;
@@ -116,18 +160,20 @@ export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEdit
     checking,
     dryRunError: current?.error,
     reviewing,
-    canSave: reviewing && dirty && fresh && !!dry?.result && !saving,
+    canSave: reviewing && dirty && fresh && !!dry?.result && !saving && !conflict,
     saving,
     saveError,
     review: () => {
       setReviewing(true);
-      if (!(dry && dry.values === values)) runDryRun(values);
+      // Always afresh: the diff under review is against the file as it is on disk now.
+      setDry(undefined);
+      runDryRun(values);
     },
     stopReview: () => setReviewing(false),
     save: () => {
       setSaving(true);
       setSaveError(undefined);
-      api.updateHost(detail.name, { values, dryRun: false }).then(
+      api.updateHost(detail.name, { values, dryRun: false, version: base.version, baseYaml: base.yaml }).then(
         () => {
           setSaving(false);
           onSaved();
@@ -135,17 +181,30 @@ export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEdit
         (e: unknown) => {
           setSaving(false);
           setReviewing(false);
-          setSaveError(errorMessage(e));
+          const c = conflictOf(e);
+          if (c) setConflict(c);
+          else setSaveError(errorMessage(e));
           const issues = e instanceof ApiFailure ? e.body?.issues : undefined;
           if (issues) setDry((d) => ({ ...d, values, error: errorMessage(e), issues }));
         },
       );
     },
     discard: () => {
-      setValues(detail.values);
+      setValues(base.values);
       setDry(undefined);
       setReviewing(false);
       setSaveError(undefined);
+    },
+    conflict,
+    reloadFromDisk: () => {
+      // Nothing left to lose: the user chose the file as it is now.
+      reset(base, base.values);
+      onSaved();
+    },
+    applyOnTop: () => {
+      if (!conflict) return;
+      const c = conflict.current;
+      reset({ version: c.version, yaml: c.yaml, values: c.values }, conflict.merged?.values ?? values);
     },
   };
 }

@@ -38,10 +38,24 @@ export function navigate(to: string): void {
   window.location.hash = to;
 }
 
+// A screen with unsaved work registers a guard: leaving it in the app (a link, back) asks first.
+const leaveGuards = new Set<() => boolean>();
+
+/** While registered, in-app navigation asks `confirmLeave()`; false keeps the user where they are. Returns the unregister function. */
+export function guardLeave(confirmLeave: () => boolean): () => void {
+  leaveGuards.add(confirmLeave);
+  return () => leaveGuards.delete(confirmLeave);
+}
+
 export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseHash(window.location.hash));
   useEffect(() => {
-    const onChange = () => {
+    const onChange = (e: HashChangeEvent) => {
+      if ([...leaveGuards].some((g) => !g())) {
+        // Stay: put the old address back without another hashchange.
+        history.replaceState(history.state, "", e.oldURL);
+        return;
+      }
       setRoute(parseHash(window.location.hash));
       window.scrollTo(0, 0);
     };

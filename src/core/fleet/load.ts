@@ -2,6 +2,7 @@
 // its position (the file reading itself happens outside the core).
 import { z } from "zod";
 import { fleetSchema, hostSchema, type Fleet, type Host } from "../schema/fleet.js";
+import { isHostName } from "../schema/common.js";
 import { didYouMean, type Issue, type YamlPath } from "../validate/issues.js";
 import { issueAt, parseSource, type SourceFile } from "./source.js";
 
@@ -46,7 +47,7 @@ export function loadFleet(files: FleetFiles): Loaded {
     const name = m[1]!;
     const src = parse(file);
     if (!src) continue;
-    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) {
+    if (!isHostName(name)) {
       issues.push({ severity: "error", file, path: [], line: 1, column: 1, message: `file name '${name}' is not a valid host name`, hint: "rename the file to a DNS label: lower-case letters, digits and '-'" });
       continue;
     }
@@ -67,11 +68,33 @@ export function loadFleet(files: FleetFiles): Loaded {
 
 /** Parse one file's document with a schema; findings go to `issues`. */
 function check(schema: z.ZodType, src: SourceFile, issues: Issue[]): unknown {
-  const data = src.doc.toJS() ?? {};
+  const data = toData(src, issues);
+  if (data === undefined) return undefined;
   const r = schema.safeParse(data);
   if (r.success) return r.data;
   for (const zi of r.error.issues) issues.push(toIssue(schema, data, src, zi));
   return undefined;
+}
+
+/**
+ * Aliases may expand to at most this many nodes in a file: a host file has a few hundred,
+ * a "billion laughs" file billions (the yaml library refuses it; we make that a finding).
+ */
+export const MAX_ALIAS_COUNT = 1000;
+
+/** The file's document as plain data, or undefined with a finding when it cannot be expanded safely. */
+function toData(src: SourceFile, issues: Issue[]): unknown {
+  try {
+    return src.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    // The yaml library throws a ReferenceError for too many aliases and for an unknown anchor.
+    const excessive = /alias count/i.test(e.message);
+    issues.push(issueAt(src, [], "error",
+      excessive ? `YAML: its aliases (*name) expand to too many nodes (more than ${MAX_ALIAS_COUNT} times the anchored value), as in a "billion laughs" attack` : `YAML: ${e.message.split("\n")[0]}`,
+      excessive ? "write the values out, or use fewer aliases" : "fix the YAML aliases (*name) and anchors (&name)"));
+    return undefined;
+  }
 }
 
 function toIssue(schema: z.ZodType, data: unknown, src: SourceFile, zi: z.core.$ZodIssue): Issue {
@@ -91,6 +114,13 @@ function toIssue(schema: z.ZodType, data: unknown, src: SourceFile, zi: z.core.$
         return issueAt(src, path, "error",
           given === undefined ? `'${u.discriminator}' is required` : `unknown ${u.discriminator} '${given}'`,
           (given && didYouMean(given, u.options)) ?? `one of: ${u.options.join(", ")}`);
+      }
+      // A plain union (e.g. 'dhcp' or a mapping): when the value has the shape of exactly one
+      // option, that option's finding is the useful one, at its own path.
+      const fitting = (u.errors ?? []).filter((branch) => branch.length > 0 && !branch.some((b) => b.path.length === 0 && (b.code === "invalid_type" || b.code === "invalid_value")));
+      if (fitting.length === 1) {
+        const first = fitting[0]![0]!;
+        return toIssue(schema, data, src, { ...first, path: [...path, ...first.path] } as z.core.$ZodIssue);
       }
       return issueAt(src, path, "error", zi.message);
     }

@@ -25,9 +25,38 @@ export const sshPublicKey = z
     "must be an OpenSSH public key line such as 'ssh-ed25519 AAAA... user@host'",
   );
 
+/** The rule host names follow everywhere: schema, file names, `hearth host add`, `hearth set`. */
+export const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const isHostName = (s: string): boolean => HOST_NAME.test(s);
+
 export const hostName = z
   .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and '-', at most 63 characters");
+  .regex(HOST_NAME, "must be a DNS label: lower-case letters, digits and '-', at most 63 characters");
+
+/**
+ * A Linux network interface name as the kernel accepts it (1-15 bytes, not '.' or '..', no
+ * '/', ':' or whitespace), further kept to printable ASCII without quotes or backslash: the
+ * name goes into the kernel's `ip=` parameter (':'-separated) and into Nix attribute names.
+ */
+export const interfaceName = z
+  .string()
+  .regex(
+    // Printable ASCII (0x21-0x7e) except " ' / : \ ; a regex, so the JSON Schema carries it too.
+    /^(?!\.\.?$)[!#-&(-.0-9;-[\]-~]{1,15}$/,
+    "must be a Linux interface name such as eth0, enp3s0 or end0: 1-15 characters, no '/', ':', quotes or whitespace (`ip link` lists them)",
+  );
+
+/**
+ * A .nix file inside the fleet directory, as a relative path: no '..', '.' or empty segments,
+ * not absolute, so the file (and its copy under the flake's extra/) stays inside.
+ */
+export const fleetRelativeNix = z
+  .string()
+  .regex(/^[A-Za-z0-9._/-]+\.nix$/, "must be a relative path to a .nix file inside the fleet directory")
+  .refine(
+    (p) => !p.startsWith("/") && p.split("/").every((s) => s !== "" && s !== "." && s !== ".."),
+    "must be a relative path inside the fleet directory, without '..', '.' or '//', e.g. extra/tweaks.nix",
+  );
 
 export const extraArgs = z
   .array(z.string())

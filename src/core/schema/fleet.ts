@@ -4,7 +4,7 @@ import { NIXOS_RELEASE } from "../nix/input-pins.js";
 import { z } from "zod";
 import { parseRecipient } from "../secrets/recipients.js";
 import { fleetMesh, hostMesh } from "./mesh.js";
-import { absPath, ethNetwork, hostName, ipv4, ipv4Cidr, size, sshPublicKey } from "./common.js";
+import { absPath, ethNetwork, fleetRelativeNix, hostName, interfaceName, ipv4, ipv4Cidr, size, sshPublicKey } from "./common.js";
 import { DISCRIMINATOR, KINDS_BY_ROLE, ROLES } from "../services/registry.js";
 import type { Role } from "../services/types.js";
 
@@ -108,7 +108,7 @@ const security = z
             z.strictObject({
               address: ipv4Cidr.describe("Static address with prefix length"),
               gateway: ipv4.describe("Default gateway"),
-              interface: z.string().default("eth0").describe("Interface name in the initrd"),
+              interface: interfaceName.default("eth0").describe("Interface name in the initrd"),
             }),
           ])
           .default("dhcp")
@@ -122,7 +122,7 @@ const security = z
 
 const network = z
   .strictObject({
-    interface: z.string().default("eth0").describe("Primary interface name"),
+    interface: interfaceName.default("eth0").describe("Primary interface name"),
     dhcp: z.boolean().default(true).describe("Use DHCP on the primary interface"),
     addresses: z.array(ipv4Cidr).default([]).describe("Static addresses with prefix length (with dhcp: false)"),
     gateway: ipv4.optional().describe("Default gateway for static addressing"),
@@ -188,7 +188,7 @@ export const hostSchema = z
     mesh: hostMesh,
     services: servicesSchema(),
     extraModules: z
-      .array(z.string().regex(/^[A-Za-z0-9._/-]+\.nix$/, "must be a relative path to a .nix file inside the fleet directory"))
+      .array(fleetRelativeNix)
       .default([])
       .describe("Escape hatch: extra NixOS module files (relative to the fleet directory) imported into this host"),
   })

@@ -96,7 +96,8 @@ export function desiredRecipients(s: PlannedSecret, fleet: Fleet, manifest: Mani
   return { recipients: [...recipients].sort(), waitingFor };
 }
 
-export type SecretState = "ok" | "missing" | "stale" | "modified" | "unreadable" | "orphaned";
+/** `unknown`: the secret may belong to a host whose file is invalid, so nobody can say whether it is needed. */
+export type SecretState = "ok" | "missing" | "stale" | "modified" | "unreadable" | "orphaned" | "unknown";
 
 export interface StatusRow {
   key: string;
@@ -118,15 +119,26 @@ export interface SecretsOnDisk {
   manifest: Manifest;
   /** sha256 of each existing .age file, by fleet-relative path. */
   files: Map<string, string>;
+  /**
+   * Hosts whose file exists but is invalid (so they are missing from `fleet`), with that file:
+   * what they need is unknown, so their secrets must not look orphaned or stale.
+   */
+  invalidHosts?: Map<string, string>;
+}
+
+/** "hosts/a.yaml is invalid" / "hosts/a.yaml and hosts/b.yaml are invalid". */
+export function invalidHostsText(invalid: Map<string, string>): string {
+  const files = [...invalid.values()].sort();
+  return files.length === 1 ? `${files[0]} is invalid` : `${files.slice(0, -1).join(", ")} and ${files[files.length - 1]} are invalid`;
 }
 
 /** Names for recipient keys: `admin juuso`, `host beta`. */
-export function recipientNames(fleet: Fleet, manifest: Manifest): Map<string, string> {
+export function recipientNames(fleet: Fleet, manifest: Manifest, invalidHosts?: Map<string, string>): Map<string, string> {
   const names = new Map<string, string>();
   // Hosts removed from the fleet are still named by the key hearth once made for them.
   for (const [key, e] of Object.entries(manifest.secrets)) {
     const m = /^hosts\/([^/]+)\/ssh-host-key$/.exec(key);
-    if (m && e.public) names.set(e.public, fleet.hosts.has(m[1]!) ? `host ${m[1]}` : `removed host ${m[1]}`);
+    if (m && e.public) names.set(e.public, fleet.hosts.has(m[1]!) ? `host ${m[1]}` : invalidHosts?.has(m[1]!) ? `host ${m[1]} (file invalid)` : `removed host ${m[1]}`);
   }
   for (const a of adminRecipientInputs(fleet.admins)) names.set(normalise(a.text), `admin ${a.admin}`);
   for (const h of fleet.hosts.keys()) {
@@ -137,7 +149,11 @@ export function recipientNames(fleet: Fleet, manifest: Manifest): Map<string, st
 }
 
 export function secretsStatus(planned: PlannedSecret[], fleet: Fleet, disk: SecretsOnDisk): StatusRow[] {
-  const names = recipientNames(fleet, disk.manifest);
+  const invalid = disk.invalidHosts ?? new Map<string, string>();
+  const unknownWhy = invalid.size ? `unknown while ${invalidHostsText(invalid)}` : "";
+  // The keys hearth made for the invalid hosts: a secret still encrypted to one is not "stale".
+  const invalidKeys = new Set([...invalid.keys()].map((h) => disk.manifest.secrets[hostKeyKey(h)]?.public).filter((k): k is string => !!k));
+  const names = recipientNames(fleet, disk.manifest, invalid);
   const name = (r: string) => names.get(r) ?? `unknown key ${r.slice(0, 24)}…`;
   const named = (rs: string[]) => [...new Set(rs.map(name))];
   const rows: StatusRow[] = [];
@@ -162,7 +178,10 @@ export function secretsStatus(planned: PlannedSecret[], fleet: Fleet, disk: Secr
     const have = new Set(entry.recipients);
     const lacking = want.recipients.filter((r) => !have.has(r));
     const extra = entry.recipients.filter((r) => !want.recipients.includes(r));
-    if (want.waitingFor.length) {
+    if (invalid.size && extra.length && extra.every((r) => invalidKeys.has(r)) && !lacking.length && !want.waitingFor.length) {
+      // Also readable by a host whose file is invalid: whether it still should be is unknown.
+      rows.push({ ...base, state: "unknown", detail: `${unknownWhy}; also encrypted to ${named(extra).join(", ")}`, fix: `fix ${[...invalid.values()].sort().join(", ")} (\`hearth validate\`)` });
+    } else if (want.waitingFor.length) {
       rows.push({ ...base, state: "stale", detail: `waits for the SSH host key of ${want.waitingFor.join(", ")}`, fix: "hearth secrets generate (creates the host keys, then re-encrypts)" });
     } else if (lacking.length || extra.length) {
       const parts = [
@@ -175,6 +194,24 @@ export function secretsStatus(planned: PlannedSecret[], fleet: Fleet, disk: Secr
   const plannedKeys = new Set(planned.map((s) => s.key));
   for (const [key, e] of Object.entries(disk.manifest.secrets)) {
     if (plannedKeys.has(key)) continue;
+    if (invalid.size) {
+      // Any host file that does not load might need it: never call it orphaned (nor offer to prune it).
+      const owner = /^hosts\/([^/]+)\//.exec(key)?.[1];
+      const why = owner && invalid.has(owner) ? `unknown while ${invalid.get(owner)} is invalid` : unknownWhy;
+      rows.push({
+        key,
+        file: fileOf(key),
+        kind: e.kind,
+        description: owner && invalid.has(owner) ? `a secret of ${owner}` : "not needed by any valid host",
+        readers: owner && invalid.has(owner) ? [owner] : [],
+        recipients: named(e.recipients),
+        formerRecipients: [],
+        state: "unknown",
+        detail: why,
+        fix: `fix ${owner && invalid.has(owner) ? invalid.get(owner) : [...invalid.values()].sort().join(", ")} (\`hearth validate\`)`,
+      });
+      continue;
+    }
     rows.push({
       key,
       file: fileOf(key),

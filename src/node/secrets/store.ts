@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Fleet } from "../../core/schema/fleet.js";
+import { HOST_FILE } from "../../core/fleet/load.js";
 import { hostSecretNeeds } from "../../core/plan/host.js";
 import { MANIFEST_FILE, AGENIX_RULES_FILE, SECRETS_DIR } from "../../core/secrets/kinds.js";
 import { parseManifest, printManifest, type Manifest } from "../../core/secrets/manifest.js";
@@ -14,6 +15,7 @@ import {
   adminRecipients,
   desiredRecipients,
   fileOf,
+  invalidHostsText,
   planSecrets,
   secretsStatus,
   type PlannedSecret,
@@ -33,12 +35,18 @@ export interface SecretsStore {
   manifest: Manifest;
   /** sha256 of each existing .age file by fleet-relative path. */
   files: Map<string, string>;
+  /** Hosts whose file exists but does not load (name → file): their needs are unknown. */
+  invalidHosts: Map<string, string>;
 }
 
 const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 const now = () => new Date().toISOString();
 
-export function openStore(dir: string, fleet: Fleet): SecretsStore {
+/**
+ * The fleet's secrets as on disk. `invalidHosts` names host files that exist but did not load
+ * (see invalidHostFiles); while there are any, nothing is called orphaned and pruning is refused.
+ */
+export function openStore(dir: string, fleet: Fleet, invalidHosts: Map<string, string> = new Map()): SecretsStore {
   const manifestPath = join(dir, MANIFEST_FILE);
   const { manifest, issues } = parseManifest(existsSync(manifestPath) ? readFileSync(manifestPath, "utf8") : undefined);
   if (issues.length) throw new SecretError(issues.map(formatIssue).join("\n"));
@@ -54,10 +62,20 @@ export function openStore(dir: string, fleet: Fleet): SecretsStore {
   };
   walk(root);
   const planned = planSecrets(fleet, [...fleet.hosts.keys()].sort().map((h) => hostSecretNeeds(fleet, h)));
-  return { dir, fleet, planned, manifest, files };
+  return { dir, fleet, planned, manifest, files, invalidHosts };
 }
 
-export const status = (s: SecretsStore): StatusRow[] => secretsStatus(s.planned, s.fleet, { manifest: s.manifest, files: s.files });
+/** Host files that exist but did not load into `fleet` (name → file), from a validation result. */
+export function invalidHostFiles(v: { fleet?: Fleet; files: Record<string, string> }): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const file of Object.keys(v.files).sort()) {
+    const m = HOST_FILE.exec(file);
+    if (m && !v.fleet?.hosts.has(m[1]!)) out.set(m[1]!, file);
+  }
+  return out;
+}
+
+export const status = (s: SecretsStore): StatusRow[] => secretsStatus(s.planned, s.fleet, { manifest: s.manifest, files: s.files, invalidHosts: s.invalidHosts });
 
 /** The encrypted files the flake needs, as text, for the planner to copy. */
 export function secretFiles(s: SecretsStore): Record<string, string> {
@@ -192,6 +210,9 @@ export interface RekeyReport {
  * Decrypts in memory only. Checks every file decrypts before rewriting any.
  */
 export async function rekey(s: SecretsStore, identities: LoadedIdentity[], opts: { prune?: boolean; all?: boolean } = {}, log: (m: string) => void = () => {}): Promise<RekeyReport> {
+  // A host file that does not load looks like a removed host: its keys would be "orphans".
+  if (s.invalidHosts.size)
+    throw new SecretError(`${invalidHostsText(s.invalidHosts)}: which secrets its host needs is unknown, so nothing is re-encrypted${opts.prune ? " or deleted" : ""}; fix it first (\`hearth validate\`)`);
   const admins = requireAdmins(s);
   const rows = status(s);
   const missingKeys = rows.filter((r) => r.state === "stale" && r.detail?.startsWith("waits for"));

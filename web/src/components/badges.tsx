@@ -2,7 +2,7 @@
 import type { HostRow, JobState, SecretStateWire } from "../../../src/server/wire";
 
 const HOST_TONE: Record<HostRow["status"], string> = { ok: "good", attention: "warn", error: "bad" };
-const SECRET_TONE: Record<SecretStateWire, string> = { ok: "good", missing: "bad", stale: "warn", modified: "warn", orphaned: "muted" };
+const SECRET_TONE: Record<SecretStateWire, string> = { ok: "good", missing: "bad", stale: "warn", modified: "warn", orphaned: "muted", unknown: "muted" };
 const JOB_TONE: Record<JobState, string> = {
   queued: "muted",
   running: "info",

@@ -44,11 +44,55 @@ export function ChangesPanel({ editor, file }: { editor: HostEditor; file: strin
           )}
         </>
       )}
+      {editor.conflict && <ConflictView editor={editor} file={file} />}
       {editor.saveError && (
         <div className="inline-error" role="alert" data-testid="save-error">
           {editor.saveError}
         </div>
       )}
     </section>
+  );
+}
+
+/** The file changed on disk since the page loaded: what each side changed, and the two ways on. */
+function ConflictView({ editor, file }: { editor: HostEditor; file: string }) {
+  const c = editor.conflict!;
+  return (
+    <div className="conflict" role="alert" data-testid="conflict">
+      <p className="bad-text">
+        <strong>{file} changed on disk</strong> since you opened it (another editor, a git pull). Nothing was saved: saving would have undone that change.
+      </p>
+      {c.theirs !== undefined && (
+        <>
+          <h3>Changed on disk</h3>
+          <div data-testid="conflict-theirs">
+            <DiffView diff={c.theirs} />
+          </div>
+        </>
+      )}
+      {c.mine !== undefined && (
+        <>
+          <h3>Your change</h3>
+          <div data-testid="conflict-mine">
+            <DiffView diff={c.mine} />
+          </div>
+        </>
+      )}
+      {!!c.overlaps?.length && (
+        <p className="warn-text" data-testid="conflict-overlaps">
+          Both changed {c.overlaps.map((p) => <code key={p}>{p} </code>)}: applying your change on top keeps your value there.
+        </p>
+      )}
+      <div className="review-step">
+        {c.merged && (
+          <button type="button" className="primary" data-testid="conflict-apply" onClick={editor.applyOnTop}>
+            Apply my change on top
+          </button>
+        )}
+        <button type="button" className="subtle" data-testid="conflict-reload" onClick={editor.reloadFromDisk}>
+          Reload from disk (discard my change)
+        </button>
+      </div>
+    </div>
   );
 }

@@ -274,15 +274,24 @@ const HostRowView = memo(function HostRowView({ row, selected, onToggle }: { row
           </span>
         )}
       </div>
-      <div role="cell" className="desc" title={row.description}>
-        {row.description}
+      <div role="cell" className="desc" title={row.invalid ? row.issues?.map((i) => i.message).join("\n") : row.description}>
+        {row.invalid ? (
+          <span className="bad-text" data-testid={`host-invalid-${row.name}`}>
+            {row.file} is invalid: {row.issues?.find((i) => i.severity === "error")?.message ?? "see the editor"}
+          </span>
+        ) : (
+          row.description
+        )}
       </div>
       <div role="cell">{row.system}</div>
       <div role="cell">{row.hardware}</div>
       <div role="cell">{row.tags.join(", ")}</div>
       <div role="cell" title={services}>{services}</div>
       <div role="cell">{row.formats.join(", ")}</div>
-      <div role="cell" className="mono">{row.meshAddress}</div>
+      <div role="cell" className="mono" title={row.meshProvisional ? "provisional: not recorded in mesh/addresses.json yet (the fleet is invalid), may still change" : undefined}>
+        {row.meshAddress}
+        {row.meshProvisional && <span className="muted" data-testid={`mesh-provisional-${row.name}`}> (provisional)</span>}
+      </div>
       <div role="cell">
         {row.lastBuild ? (
           <a href={href.job(row.lastBuild.id)} title={`${row.lastBuild.format} build #${row.lastBuild.id}`}>
@@ -295,10 +304,11 @@ const HostRowView = memo(function HostRowView({ row, selected, onToggle }: { row
       <div role="cell">
         <HostStatusBadge status={row.status} />
       </div>
-      <div role="cell" className="secrets" title={`${s.ok} ok, ${s.missing} missing, ${s.stale} stale`}>
+      <div role="cell" className="secrets" title={`${s.ok} ok, ${s.missing} missing, ${s.stale} stale${s.unknown ? `, ${s.unknown} unknown while a host file is invalid` : ""}`}>
         <span className="good-text">{s.ok}</span>
         {s.missing > 0 && <span className="bad-text"> · {s.missing} missing</span>}
         {s.stale > 0 && <span className="warn-text"> · {s.stale} stale</span>}
+        {!!s.unknown && <span className="muted"> · {s.unknown} unknown</span>}
       </div>
     </div>
   );

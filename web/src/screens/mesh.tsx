@@ -131,6 +131,7 @@ function MemberTable({ mesh }: { mesh: MeshWire }) {
               <td className="mono">
                 {m.ipv4}
                 {m.pinned && " (pinned)"}
+                {m.provisional && <span className="muted" title="not recorded in mesh/addresses.json yet (the fleet is invalid): may still change"> (provisional)</span>}
               </td>
               <td className="mono">{m.endpoint ?? <span className="muted">behind NAT</span>}</td>
               <td>{[m.hub ? "hub" : "", m.external ? "external" : ""].filter(Boolean).join(", ")}</td>
