@@ -5,9 +5,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { CliError, out } from "./common.js";
-import { initFleet } from "../node/init.js";
-import { startServe } from "../server/serve.js";
-import { isLoopback } from "../server/auth.js";
+// The server (Hono, SQLite, the job runner) loads only when `serve` runs: every other command starts faster.
 
 export function registerServe(program: Command): void {
   program
@@ -22,12 +20,15 @@ export function registerServe(program: Command): void {
     .action(async (dir: string | undefined, opts: { port: string; bind: string; concurrency: string; builders?: string; stateDir?: string }) => {
       let fleetDir = dir ? resolve(dir) : join(process.env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"), "hearth", "example-fleet");
       if (!dir && !existsSync(join(fleetDir, "fleet.yaml"))) {
+        const { initFleet } = await import("../node/init.js");
         const r = await initFleet(fleetDir, { example: "homestaking", admin: (process.env.USER ?? "me").toLowerCase().replace(/[^a-z0-9_-]/g, "") || "me" });
         out(`created a copy of the example fleet in ${fleetDir} (${r.secretsCreated} secrets, encrypted to ${r.identity})`);
       }
       if (!existsSync(join(fleetDir, "fleet.yaml"))) throw new CliError(`${fleetDir} has no fleet.yaml; create one with \`hearth init ${dir}\``);
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port ${opts.port} is not a port number`);
+      const { startServe } = await import("../server/serve.js");
+      const { isLoopback } = await import("../server/auth.js");
       const s = await startServe({
         fleetDir,
         port,

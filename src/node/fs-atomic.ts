@@ -34,6 +34,8 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
     rmSync(tmp, { force: true });
     throw e;
   }
+  // A writer of this file that was killed before its rename left its temp file: gone now.
+  removeStaleTemps(dirname(path), basename(path));
 }
 
 /** Is a process with this id running? (EPERM: it runs as another user.) */
@@ -48,10 +50,10 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Remove the temp files that writers which no longer run left in `dir` (not recursive); a
- * live writer's temp file stays. Returns the names removed.
+ * Remove the temp files that writers which no longer run left in `dir` (not recursive), or only
+ * those of the file named `onlyFor`; a live writer's temp file stays. Returns the names removed.
  */
-export function removeStaleTemps(dir: string): string[] {
+export function removeStaleTemps(dir: string, onlyFor?: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -61,7 +63,7 @@ export function removeStaleTemps(dir: string): string[] {
   const removed: string[] = [];
   for (const name of names) {
     const m = TEMP.exec(name);
-    if (!m || alive(Number(m[1]))) continue;
+    if (!m || alive(Number(m[1])) || (onlyFor !== undefined && !name.startsWith(`.${onlyFor}.hearth-tmp-`))) continue;
     rmSync(join(dir, name), { force: true });
     removed.push(name);
   }
