@@ -323,3 +323,27 @@ describe("malformed requests", () => {
     assert.equal(cross.status, 403, "a write from a foreign origin");
   });
 });
+
+test("a hostile 40,000-key host save is refused at once (422), before the quadratic YAML work", async () => {
+  const { dir } = await readyExample("homestaking");
+  const s = composeServer({ fleetDir: dir, bind: "127.0.0.1", stateDir: tempDir("hearth-state-") });
+  try {
+    const session = await s.app.request("http://localhost/api/session");
+    const cookie = session.headers.get("set-cookie")!.split(";")[0]!;
+    const csrf = ((await session.json()) as { csrf: string }).csrf;
+    const extra: Record<string, string> = {};
+    for (let i = 0; i < 40_000; i++) extra[`k${i}`] = "v";
+    const t = Date.now();
+    const res = await s.app.request("http://localhost/api/hosts/ponkila-ephemeral-sigma", {
+      method: "PUT",
+      headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
+      body: JSON.stringify({ values: { extra } }),
+    });
+    const took = Date.now() - t;
+    assert.equal(res.status, 422, await res.text());
+    // Before: the same save held the event loop for about a minute; a bound of 10 s cannot flake.
+    assert.ok(took < 10_000, `the refusal took ${took} ms`);
+  } finally {
+    await s.close();
+  }
+});

@@ -199,6 +199,10 @@ export class FleetService {
   update(name: string, values: unknown, dryRun: boolean, base: { version?: string; yaml?: string } = {}): HostUpdateResult {
     const file = this.hostFile(name);
     if (typeof values !== "object" || values === null || Array.isArray(values)) throw invalid("values must be an object of the host file's fields");
+    // A host file has hundreds of values; the YAML library's maps grow in quadratic time, so a
+    // hostile 40,000-key save would hold the server for a minute. Refused before any work.
+    const n = countValues(values, MAX_HOST_VALUES);
+    if (n > MAX_HOST_VALUES) throw invalid(`the host's values hold more than ${MAX_HOST_VALUES} entries; a host file is far smaller: nothing was written`);
     const bytes = readFileSync(join(this.dir, file));
     const before = bytes.toString("utf8");
     if (base.version !== undefined && base.version !== versionOf(bytes)) throw this.conflict(file, values as Record<string, unknown>, before, versionOf(bytes), base);
@@ -321,6 +325,23 @@ export function meshWire(mesh: MeshPlan, server?: string, provisional: Set<strin
     members: mesh.members.map((m) => ({ name: m.name, ipv4: m.ipv4, ...(m.endpoint ? { endpoint: m.endpoint } : {}), hub: m.hub, external: m.external, pinned: m.pinned, ...(provisional.has(m.name) ? { provisional: true } : {}) })),
     links,
   };
+}
+
+/** Most entries (keys and list items, nested) a host save may hold. */
+export const MAX_HOST_VALUES = 5000;
+
+/** Entries in a JSON value, counting stops past `limit`. */
+function countValues(v: unknown, limit: number): number {
+  let n = 0;
+  const stack: unknown[] = [v];
+  while (stack.length && n <= limit) {
+    const x = stack.pop();
+    if (x === null || typeof x !== "object") continue;
+    const items = Array.isArray(x) ? x : Object.values(x);
+    n += items.length;
+    stack.push(...items.slice(0, limit + 1));
+  }
+  return n;
 }
 
 /** A file's version: the sha256 of its bytes (the ETag of GET /api/hosts/:name). */
