@@ -185,3 +185,15 @@ test(`kill -9 loop over set and secrets generate --rotate (the writes server sav
   const v = validateFleetDir(dir);
   assert.deepEqual(v.issues.filter((i) => i.severity === "error"), []);
 });
+
+test("hearth set: an alias bomb as the value is refused (exit 2), not expanded", async () => {
+  const { dir } = await readyExample("keystone");
+  let bomb = "&a0 [x,x,x,x,x,x,x,x,x,x]";
+  for (let i = 1; i < 6; i++) bomb += `, &a${i} [${Array(10).fill(`*a${i - 1}`).join(",")}]`;
+  const before = readFileSync(join(dir, "hosts/server.yaml"), "utf8");
+  const r = hearth(["set", "server", "description", `[${bomb}]`, "-f", dir]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /not usable: Excessive alias count/);
+  assert.doesNotMatch(r.stderr, STACK);
+  assert.equal(readFileSync(join(dir, "hosts/server.yaml"), "utf8"), before);
+});

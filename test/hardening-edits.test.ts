@@ -336,3 +336,17 @@ describe("2, 3. the editor in Chromium: a conflict is shown, never overwritten; 
     }
   });
 });
+
+test("5 (CLI). hearth host add records the mesh addresses first: a host that sorts first takes a free address, the hub keeps its own", async () => {
+  const { dir } = await readyExample("homestaking");
+  const before = hearth(["mesh", "show", "-f", dir, "--json"]);
+  assert.equal(before.code, 0, before.stderr);
+  const addr = (json: string) => Object.fromEntries((JSON.parse(json).members as { name: string; ipv4: string }[]).map((m) => [m.name, m.ipv4]));
+  const old = addr(before.stdout);
+  const r = hearth(["host", "add", "aaa-new", "-t", "ethereum-node", "-f", dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /mesh address of aaa-new: \S+ \(recorded in mesh\/addresses\.json\)/);
+  const now = addr(hearth(["mesh", "show", "-f", dir, "--json"]).stdout);
+  for (const [name, ip] of Object.entries(old)) assert.equal(now[name], ip, `${name} was renumbered`);
+  assert.ok(now["aaa-new"] && !Object.values(old).includes(now["aaa-new"]));
+});

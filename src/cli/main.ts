@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { fleetSchema, hostSchema } from "../core/schema/fleet.js";
 import { evalPath } from "../core/plan/eval.js";
-import { instantiateTemplate, parseValue, setInYaml, splitPath } from "../core/fleet/edit.js";
+import { instantiateTemplate, parseValue, setInYaml, splitPath, ValueRefused } from "../core/fleet/edit.js";
 import { REPO_ROOT, readFleetFile, validateFleetDir } from "../node/fleet-dir.js";
 import { isHostName } from "../core/schema/common.js";
 import { CliError, err, out, planFor, reportIssues, validated, writeMeshAddresses } from "./common.js";
@@ -15,6 +15,7 @@ import { registerServe } from "./serve.js";
 import { registerDeploy, registerDeployCommand } from "./deploy.js";
 import { registerInit, registerSecrets } from "./secrets.js";
 import { applyChanges, checkOutputDir, compareFiles, unifiedDiff } from "../node/apply-files.js";
+import { recordMeshAddresses } from "../node/fleet-plan.js";
 import { UserError } from "../node/errors.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
 
@@ -138,8 +139,13 @@ hostCmd
       out(text);
       return;
     }
+    // The others' mesh addresses are recorded first, so the new host takes a free one instead of renumbering them.
+    recordMeshAddresses(dir, validateFleetDir(dir));
     writeFileAtomic(join(dir, file), text);
+    const mesh = recordMeshAddresses(dir, validateFleetDir(dir));
     out(`created ${file} from template ${opts.template}`);
+    const member = mesh?.plan.byName.get(name);
+    if (member) out(`mesh address of ${name}: ${member.ipv4}${mesh!.provisional.has(name) ? " (provisional until the fleet is valid)" : " (recorded in mesh/addresses.json)"}`);
   });
 hostCmd
   .command("list")
@@ -171,7 +177,14 @@ program
     } catch (e) {
       throw new CliError(`${(e as Error).message}; write paths like services.consensus.ports.http or network.addresses[0]`, 2);
     }
-    const text = setInYaml(current.text, segs, parseValue(value));
+    let parsed: unknown;
+    try {
+      parsed = parseValue(value);
+    } catch (e) {
+      if (e instanceof ValueRefused) throw new CliError(e.message, 2);
+      throw e;
+    }
+    const text = setInYaml(current.text, segs, parsed);
     validated(dir, { [file]: text });
     if (opts.dryRun) {
       out(text);

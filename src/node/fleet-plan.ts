@@ -2,9 +2,9 @@
 // the one path `hearth generate` and the server's builds share. Refusals carry issues, not text.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { plan, type Plan } from "../core/plan/plan.js";
+import { meshState, plan, type Plan } from "../core/plan/plan.js";
 import { secretIssues } from "../core/secrets/plan.js";
-import { ADDRESSES_FILE } from "../core/mesh/plan.js";
+import { ADDRESSES_FILE, planMesh, type MeshPlan } from "../core/mesh/plan.js";
 import type { Issue } from "../core/validate/issues.js";
 import { readStaticNix, validateFleetDir, type Validated } from "./fleet-dir.js";
 import { openStore, secretFiles, status, type SecretsStore } from "./secrets/store.js";
@@ -37,6 +37,22 @@ export function writeMeshAddresses(dir: string, addresses: Record<string, string
   if (existsSync(f) && readFileSync(f, "utf8") === text) return false;
   writeFileAtomic(f, text);
   return true;
+}
+
+/**
+ * Record the addresses a valid fleet's mesh hands out now (new hosts take free addresses), so an
+ * address once shown is the one the host keeps. Returns the plan and the hosts whose address is
+ * still provisional (the fleet is invalid, so nothing was recorded).
+ */
+export function recordMeshAddresses(dir: string, v: Validated, store?: SecretsStore): { plan: MeshPlan; provisional: Set<string> } | undefined {
+  if (!v.fleet) return undefined;
+  const plan = planMesh(v.fleet, meshState((store ?? openStore(dir, v.fleet)).manifest, readMeshAddresses(dir)));
+  if (!plan) return undefined;
+  if (v.ok && plan.allocated.length && !plan.findings.some((f) => f.severity === "error")) {
+    writeMeshAddresses(dir, plan.addresses);
+    return { plan, provisional: new Set() };
+  }
+  return { plan, provisional: new Set(plan.allocated) };
 }
 
 export interface Planned {

@@ -11,13 +11,12 @@ import { hostSchema } from "../core/schema/fleet.js";
 import { instantiateTemplate, mergeYaml, syncYaml } from "../core/fleet/edit.js";
 import { HOST_FILE } from "../core/fleet/load.js";
 import { formatsOf, FORMATS } from "../core/features/formats.js";
-import { headscaleServer, neighbours, planMesh, type MeshPlan } from "../core/mesh/plan.js";
-import { meshState } from "../core/plan/plan.js";
+import { headscaleServer, neighbours, type MeshPlan } from "../core/mesh/plan.js";
 import type { Issue } from "../core/validate/issues.js";
 import type { StatusRow } from "../core/secrets/plan.js";
 import { REPO_ROOT, validateFleetDir, type Validated } from "../node/fleet-dir.js";
-import { generate, invalidHostFiles, openStore, status as secretsStatus, type SecretsStore } from "../node/secrets/store.js";
-import { planFleetDir, PlanRefused, readMeshAddresses, writeFlake, writeMeshAddresses } from "../node/fleet-plan.js";
+import { generate, invalidHostFiles, openStore, status as secretsStatus } from "../node/secrets/store.js";
+import { planFleetDir, PlanRefused, recordMeshAddresses, writeFlake } from "../node/fleet-plan.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
 import { ApiFailure, invalid, notFound } from "./errors.js";
 import type { FleetOverview, HostConflict, HostDetail, HostRow, HostUpdateResult, JobSummary, MeshWire, WireIssue } from "./wire.js";
@@ -119,7 +118,8 @@ export class FleetService {
     const rows = secretsStatus(store);
     const secretsOf = secretsByHost(rows);
     for (const r of hosts) r.secrets.unknown = (secretsOf.get(r.name) ?? []).length;
-    const mesh = this.meshPlan(v, store);
+    // New mesh addresses are recorded as they are shown, so a new host never renumbers the others.
+    const mesh = recordMeshAddresses(this.dir, v, store);
     for (const [name, h] of v.fleet.hosts) {
       const file = v.hostFiles.get(name)!;
       const mine = secretsOf.get(name) ?? [];
@@ -149,27 +149,10 @@ export class FleetService {
     return { name: fleetName, dir: this.dir, valid: v.ok, issues: v.issues.map(wire), hosts, ...(mesh ? { mesh: meshWire(mesh.plan, headscaleServer(v.fleet)?.[0], mesh.provisional) } : {}) };
   }
 
-  /**
-   * The mesh plan, its new addresses recorded in mesh/addresses.json at once while the fleet is
-   * valid, so an address shown is the address the host gets (a new host never renumbers the
-   * others). While the fleet is invalid, new addresses are only provisional.
-   */
-  private meshPlan(v: Validated, store: SecretsStore): { plan: MeshPlan; provisional: Set<string> } | undefined {
-    if (!v.fleet) return undefined;
-    const plan = planMesh(v.fleet, meshState(store.manifest, readMeshAddresses(this.dir)));
-    if (!plan) return undefined;
-    let provisional = new Set(plan.allocated);
-    if (v.ok && plan.allocated.length && !plan.findings.some((f) => f.severity === "error")) {
-      writeMeshAddresses(this.dir, plan.addresses);
-      provisional = new Set();
-    }
-    return { plan, provisional };
-  }
-
   /** Record the mesh addresses of the fleet as it is (before a host is added, say). */
   private persistMesh(): void {
     const v = this.validated();
-    if (v.fleet && v.ok) this.meshPlan(v, openStore(this.dir, v.fleet));
+    if (v.fleet && v.ok) recordMeshAddresses(this.dir, v);
   }
 
   host(name: string): HostDetail {

@@ -15,8 +15,17 @@ const PRINT = { lineWidth: 0, flowCollectionPadding: false } as const;
 /** Parse a command-line value as YAML (`true`, `8551`, `[a, b]`, `{x: 1}`), falling back to a string. */
 export function parseValue(text: string): unknown {
   const doc = parseDocument(text);
-  return doc.errors.length ? text : doc.toJS();
+  if (doc.errors.length) return text;
+  try {
+    return doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    // An alias bomb (a few bytes that expand to millions of nodes) is refused, not expanded.
+    throw new ValueRefused(`the value is not usable: ${(e as Error).message}`);
+  }
 }
+
+/** A command-line value hearth will not take. */
+export class ValueRefused extends Error {}
 
 /** Split `services.consensus.ports.http` or `network.addresses[0]` into a YAML path. */
 export function splitPath(path: string): (string | number)[] {
