@@ -197,3 +197,22 @@ test("hearth set: an alias bomb as the value is refused (exit 2), not expanded",
   assert.doesNotMatch(r.stderr, STACK);
   assert.equal(readFileSync(join(dir, "hosts/server.yaml"), "utf8"), before);
 });
+
+test("the server's overview neither hangs on a FIFO nor follows a link out of the fleet among the secrets", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const { symlinkSync } = await import("node:fs");
+  const { dir } = await readyExample("homestaking");
+  const outside = tempDir("hearth-fuzz-outside-");
+  writeFileSync(join(outside, "identity.txt"), "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n");
+  execFileSync("mkfifo", [join(dir, "secrets/hosts/ponkila-ephemeral-sigma/fifo.age")]);
+  symlinkSync(join(outside, "identity.txt"), join(dir, "secrets/hosts/ponkila-ephemeral-sigma/link.age"));
+  const s = composeServer({ fleetDir: dir, bind: "127.0.0.1", stateDir: tempDir("hearth-fuzz-state-") });
+  servers.push(s);
+  let timer: NodeJS.Timeout | undefined;
+  const res = await Promise.race([s.app.request("http://localhost/api/fleet"), new Promise<"hung">((ok) => (timer = setTimeout(() => ok("hung"), 20_000)))]);
+  clearTimeout(timer);
+  assert.notEqual(res, "hung", "GET /api/fleet hung on the FIFO");
+  const text = await (res as Response).text();
+  assert.equal((res as Response).status, 200, text.slice(0, 300));
+  assert.doesNotMatch(text, /AGE-SECRET-KEY/);
+});

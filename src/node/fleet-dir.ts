@@ -15,7 +15,7 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..
 /** Largest fleet file hearth reads (a host file is a few KiB; anything near this is a mistake or an attack). */
 export const MAX_FLEET_FILE = 1024 * 1024;
 
-export type FleetFileRead = { ok: true; text: string } | { ok: false; missing: boolean; message: string; hint: string };
+export type FleetFileRead = { ok: true; text: string; bytes: Buffer } | { ok: false; missing: boolean; message: string; hint: string };
 
 const LINK_HINT = "copy the file into the fleet directory (or link to a file inside it); hearth does not read files outside the fleet";
 
@@ -75,7 +75,8 @@ export function readFleetFile(root: string, rel: string, max = MAX_FLEET_FILE): 
     let n = 0;
     for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
     if (n > max) return refuse(`is larger than ${max / 1024} KiB`, "a fleet file is a few KiB; check that this is the file you meant");
-    return { ok: true, text: buf.subarray(0, n).toString("utf8") };
+    const bytes = buf.subarray(0, n);
+    return { ok: true, text: bytes.toString("utf8"), bytes };
   } finally {
     closeSync(fd);
   }

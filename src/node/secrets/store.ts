@@ -2,8 +2,9 @@
 // lifecycle commands (generate, rotate, set, rekey, show, bootstrap files). Every write is atomic
 // (temp file + rename) with mode 0600, the manifest after the file it describes; plaintext exists
 // only in memory and is wiped after use.
+import { readFleetFile } from "../fleet-dir.js";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Fleet } from "../../core/schema/fleet.js";
 import { HOST_FILE } from "../../core/fleet/load.js";
@@ -47,8 +48,9 @@ const now = () => new Date().toISOString();
  * (see invalidHostFiles); while there are any, nothing is called orphaned and pruning is refused.
  */
 export function openStore(dir: string, fleet: Fleet, invalidHosts: Map<string, string> = new Map()): SecretsStore {
-  const manifestPath = join(dir, MANIFEST_FILE);
-  const { manifest, issues } = parseManifest(existsSync(manifestPath) ? readFileSync(manifestPath, "utf8") : undefined);
+  const m = readFleetFile(dir, MANIFEST_FILE, MAX_SECRET_FILE);
+  if (!m.ok && !m.missing) throw new SecretError(`${MANIFEST_FILE} ${m.message}\n    hint: ${m.hint}`);
+  const { manifest, issues } = parseManifest(m.ok ? m.text : undefined);
   if (issues.length) throw new SecretError(issues.map(formatIssue).join("\n"));
   const files = new Map<string, string>();
   const root = join(dir, SECRETS_DIR);
@@ -57,7 +59,12 @@ export function openStore(dir: string, fleet: Fleet, invalidHosts: Map<string, s
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".age")) files.set(relative(dir, p), sha256(readFileSync(p)));
+      else if (e.name.endsWith(".age")) {
+        // Read without following links out of the fleet or blocking on a FIFO; a file refused
+        // here counts as missing, and validation says why.
+        const bytes = secretBytes(dir, relative(dir, p));
+        if (bytes) files.set(relative(dir, p), sha256(bytes));
+      }
     }
   };
   walk(root);
@@ -80,7 +87,10 @@ export const status = (s: SecretsStore): StatusRow[] => secretsStatus(s.planned,
 /** The encrypted files the flake needs, as text, for the planner to copy. */
 export function secretFiles(s: SecretsStore): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const p of s.planned) if (s.files.has(p.file)) out[p.file] = readFileSync(join(s.dir, p.file), "utf8");
+  for (const p of s.planned) {
+    const bytes = s.files.has(p.file) ? secretBytes(s.dir, p.file) : undefined;
+    if (bytes) out[p.file] = bytes.toString("utf8");
+  }
   return out;
 }
 
@@ -195,7 +205,18 @@ export async function setUserSecret(s: SecretsStore, name: string, value: Buffer
 async function readPlain(s: SecretsStore, key: string, identities: LoadedIdentity[]): Promise<Buffer> {
   const file = fileOf(key);
   if (!s.files.has(file)) throw new SecretError(`${file} does not exist; \`hearth secrets generate\` creates it`);
-  return Buffer.from(await decrypt(file, readFileSync(join(s.dir, file)), identities));
+  const bytes = secretBytes(s.dir, file);
+  if (!bytes) throw new SecretError(`${file} cannot be read safely (a link out of the fleet, a FIFO, or too large): \`hearth validate\` says which`);
+  return Buffer.from(await decrypt(file, bytes, identities));
+}
+
+/** Largest secrets file hearth reads (an armored age file of a key is a few hundred bytes). */
+const MAX_SECRET_FILE = 16 * 1024 * 1024;
+
+/** A file under the fleet's secrets, read as fleet files are (no link out, no FIFO, bounded). */
+function secretBytes(dir: string, rel: string): Buffer | undefined {
+  const r = readFleetFile(dir, rel, MAX_SECRET_FILE);
+  return r.ok ? r.bytes : undefined;
 }
 
 export interface RekeyReport {
