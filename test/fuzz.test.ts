@@ -169,9 +169,11 @@ test(`kill -9 loop over set and secrets generate --rotate (the writes server sav
     const before = readFileSync(file, "utf8");
     const argv = argvs[i % argvs.length]!(i);
     const child = spawn(process.execPath, [join(import.meta.dirname, "../bin/hearth.js"), ...argv], { stdio: "ignore", env: { ...process.env, HOME: tempDir("hearth-home-") } });
+    // Listened for at once: a run that finishes before the kill has closed already.
+    const closed = new Promise((ok) => child.on("close", ok));
     await new Promise((ok) => setTimeout(ok, 150 + Math.floor(r() * 900)));
     child.kill("SIGKILL");
-    await new Promise((ok) => child.on("close", ok));
+    await closed;
     const after = readFileSync(file, "utf8");
     assert.ok(after === before || after.includes(`description: run ${i}`), `iteration ${i}: ${file} is neither the old nor the new version`);
     for (const f of listing(dir).filter((f) => f.endsWith(".age") || f.endsWith(".json") || f.endsWith(".yaml")))
