@@ -313,6 +313,8 @@ describe("2, 3. the editor in Chromium: a conflict is shown, never overwritten; 
 
       // Unsaved again: closing the tab asks (beforeunload), and so does navigating, accepted this time.
       await desc.fill("unsaved");
+      // The editor knows it is dirty once its Review button shows; navigating before that is a race.
+      await page.getByTestId("review").waitFor();
       const asked: string[] = [];
       page.on("dialog", (d) => {
         asked.push(d.type());
