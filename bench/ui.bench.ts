@@ -29,21 +29,23 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage();
-  const runs: { api: number; render: number }[] = [];
+  const runs: { api: number; render: number; total: number }[] = [];
   for (let i = 0; i < 4; i++) {
-    await page.goto(`${server.url}/#/`);
+    // A full navigation each time, so performance.now() counts from the navigation's start.
+    if (i === 0) await page.goto(`${server.url}/#/`);
+    else await page.reload();
     await page.waitForSelector("[data-testid^=host-row-]", { timeout: 60_000 });
     // Painted: two frames after the rows are in the DOM.
     const t = await page.evaluate(() => new Promise<number>((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok(performance.now())))));
     const api = await page.evaluate(() => {
-      const e = performance.getEntriesByType("resource").find((r) => r.name.endsWith("/api/fleet")) as PerformanceResourceTiming;
+      const e = performance.getEntriesByType("resource").filter((r) => r.name.endsWith("/api/fleet")).pop() as PerformanceResourceTiming;
       return { start: e.requestStart, end: e.responseEnd };
     });
-    runs.push({ api: api.end - api.start, render: t - api.end });
+    runs.push({ api: api.end - api.start, render: t - api.end, total: t });
   }
   const warm = runs.slice(1);
   const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`ui overview 1000 hosts: render ${med(warm.map((r) => r.render)).toFixed(0)} ms after the data arrived (median of ${warm.length} warm loads; cold ${runs[0]!.render.toFixed(0)} ms) (target < 1000 ms); /api/fleet took ${med(warm.map((r) => r.api)).toFixed(0)} ms on the server`);
+  console.log(`ui overview 1000 hosts: render ${med(warm.map((r) => r.render)).toFixed(0)} ms after the data arrived (median of ${warm.length} warm loads; cold ${runs[0]!.render.toFixed(0)} ms) (target < 1000 ms); /api/fleet took ${med(warm.map((r) => r.api)).toFixed(0)} ms (cold ${runs[0]!.api.toFixed(0)} ms); painted ${med(warm.map((r) => r.total)).toFixed(0)} ms after navigation including the API (cold ${runs[0]!.total.toFixed(0)} ms) (target < 1000 ms)`);
 } finally {
   await browser.close();
   await server.close();

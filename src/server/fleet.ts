@@ -3,7 +3,7 @@
 // comments, the validator decides, writes are atomic).
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { createTwoFilesPatch } from "diff";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -35,7 +35,12 @@ export class FleetService {
 
   constructor(readonly dir: string) {
     try {
-      this.watcher = watch(dir, { recursive: true, persistent: false }, () => void this.generation++);
+      // The generated flake and hidden folders (.git, a state directory kept in the fleet) are
+      // not read by validation: their writes (builds, the database) leave the cache alone.
+      this.watcher = watch(dir, { recursive: true, persistent: false }, (_event, name) => {
+        const top = String(name ?? "").split(sep)[0] ?? "";
+        if (top !== "flake" && !top.startsWith(".")) this.generation++;
+      });
       this.watcher.on("error", () => void this.generation++);
     } catch {
       // No recursive watch on this platform: the directory mtimes alone decide.
