@@ -352,3 +352,20 @@ test("5 (CLI). hearth host add records the mesh addresses first: a host that sor
   for (const [name, ip] of Object.entries(old)) assert.equal(now[name], ip, `${name} was renumbered`);
   assert.ok(now["aaa-new"] && !Object.values(old).includes(now["aaa-new"]));
 });
+
+test("the server's cached overview sees a host file rewritten in place a moment ago (no stale read in 30 tries)", async () => {
+  const { dir } = await readyExample("homestaking");
+  const s = composeServer({ fleetDir: dir, bind: "127.0.0.1", stateDir: tempDir("hearth-state-") });
+  try {
+    const f = join(dir, "hosts/ponkila-ephemeral-sigma.yaml");
+    for (let i = 0; i < 30; i++) {
+      await (await s.app.request("http://localhost/api/fleet")).text();
+      // In place (O_TRUNC), as some editors save: the directory's mtime does not change.
+      writeFileSync(f, readFileSync(f, "utf8").replace(/^description: .*$/m, `description: run ${i}`));
+      const o = (await (await s.app.request("http://localhost/api/fleet")).json()) as FleetOverview;
+      assert.equal(o.hosts.find((h) => h.name === "ponkila-ephemeral-sigma")?.description, `run ${i}`, `try ${i}: a stale overview`);
+    }
+  } finally {
+    await s.close();
+  }
+});

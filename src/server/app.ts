@@ -110,13 +110,15 @@ export function createApp(deps: ServerDeps): Hono {
     return c.json({ ok: true });
   });
 
-  app.get("/api/fleet", (c) => {
+  app.get("/api/fleet", async (c) => {
+    await fleet.settled();
     const body = fleet.overviewJson(jobs.lastBuildPerHost(), jobs.nix());
     return c.body(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), 200, { "content-type": "application/json" });
   });
   app.get("/api/schema/host", (c) => c.json(hostJsonSchema()));
   app.get("/api/templates", (c) => c.json(fleet.templates()));
-  app.get("/api/hosts/:name", (c) => {
+  app.get("/api/hosts/:name", async (c) => {
+    await fleet.settled();
     const h = fleet.host(c.req.param("name"));
     c.header("etag", `"${h.version}"`);
     c.header("cache-control", "no-store");

@@ -47,6 +47,14 @@ export class FleetService {
     }
   }
 
+  /**
+   * Let file-change events already queued by the kernel reach the watcher before the cache is
+   * read: a file rewritten in place a moment ago (no directory mtime changes) is then seen.
+   */
+  settled(): Promise<void> {
+    return new Promise((ok) => setImmediate(ok));
+  }
+
   close(): void {
     this.watcher?.close();
   }
