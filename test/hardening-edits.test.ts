@@ -311,6 +311,8 @@ describe("2, 3. the editor in Chromium: a conflict is shown, never overwritten; 
       assert.match(saved, /description: edited in the browser/);
       assert.match(saved, /# changed on disk/, "the change on disk survived");
 
+      // The editor reloads the saved file after a save; typing before that lands is overwritten.
+      await page.getByText("No unsaved changes").waitFor();
       // Unsaved again: closing the tab asks (beforeunload), and so does navigating, accepted this time.
       await desc.fill("unsaved");
       // The editor knows it is dirty once its Review button shows; navigating before that is a race.
