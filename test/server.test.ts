@@ -6,41 +6,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { composeServer, type Composed } from "../src/server/serve.js";
+import { Client } from "./support/api-client.js";
 import { readyExample, tempDir } from "./support/fleet.js";
 import type { ApiError, FleetOverview, HostDetail, HostUpdateResult, JobSummary, Session } from "../src/server/wire.js";
 
-class Client {
-  cookie = "";
-  csrf = "";
-  constructor(readonly s: Composed, readonly base = "http://localhost") {}
-  async req(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const res = await this.s.app.request(`${this.base}${path}`, {
-      method,
-      headers: {
-        ...(this.cookie ? { cookie: this.cookie } : {}),
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-        ...(this.csrf && method !== "GET" ? { "x-csrf-token": this.csrf } : {}),
-        ...headers,
-      },
-      ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
-    });
-    const set = res.headers.get("set-cookie");
-    if (set) this.cookie = set.split(";")[0]!;
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = text;
-    }
-    return { status: res.status, json: json as any, headers: res.headers };
-  }
-  async session() {
-    const r = await this.req("GET", "/api/session");
-    if (r.status === 200) this.csrf = (r.json as Session).csrf;
-    return r;
-  }
-}
 
 const servers: Composed[] = [];
 after(async () => {
