@@ -11,7 +11,8 @@ const outdir = join(root, "dist/cli");
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 await build({
-  entryPoints: { main: join(root, "src/cli/main.ts") },
+  // The fleet worker is a thread of its own (src/server/fleet.ts starts it from beside main.js).
+  entryPoints: { main: join(root, "src/cli/main.ts"), "fleet-worker": join(root, "src/server/fleet-worker.ts") },
   outdir,
   bundle: true,
   splitting: true,

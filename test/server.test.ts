@@ -67,14 +67,19 @@ describe("loopback", () => {
     assert.equal(issue.hint, "did you mean 'lighthouse'?");
     assert.match(r.diff, /-\s+client: lighthouse\n\+\s+client: lighthous/);
     assert.equal(readFileSync(file, "utf8"), original);
-    const refused = await c.req("PUT", "/api/hosts/ponkila-ephemeral-beta", { values });
+    // A write without the version it started from is refused: it could undo a change on disk.
+    const blind = await c.req("PUT", "/api/hosts/ponkila-ephemeral-beta", { values: detail.values });
+    assert.equal(blind.status, 428, JSON.stringify(blind.json));
+    assert.match((blind.json as ApiError).message, /version.*If-Match/);
+    assert.equal(readFileSync(file, "utf8"), original);
+    const refused = await c.req("PUT", "/api/hosts/ponkila-ephemeral-beta", { values, version: detail.version });
     assert.equal(refused.status, 422);
     assert.equal((refused.json as ApiError).issues![0]!.file, "hosts/ponkila-ephemeral-beta.yaml");
     assert.equal(readFileSync(file, "utf8"), original);
 
     values.services.consensus.client = "lighthouse";
     values.services.consensus.ports = { ...(values.services.consensus.ports ?? {}), http: 5053 };
-    const saved = await c.req("PUT", "/api/hosts/ponkila-ephemeral-beta", { values });
+    const saved = await c.req("PUT", "/api/hosts/ponkila-ephemeral-beta", { values, version: detail.version });
     assert.equal(saved.status, 200, JSON.stringify(saved.json));
     assert.equal(saved.json.written, true);
     const after = readFileSync(file, "utf8");

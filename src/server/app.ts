@@ -11,7 +11,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { REPO_ROOT } from "../node/fleet-dir.js";
 import { ApiFailure, errorResponse, notFound } from "./errors.js";
 import type { Auth } from "./auth.js";
-import { FleetService, HostConflictFailure, hostJsonSchema } from "./fleet.js";
+import { HostConflictFailure, hostJsonSchema, type FleetService } from "./fleet.js";
 import type { FleetOverview, HostUpdate, JobEvent, JobSummary, LoginRequest, SetupRequest } from "./wire.js";
 
 /** What the routes need from the job system (src/server/jobs implements it). */
@@ -25,7 +25,7 @@ export interface JobsPort {
   /** Artifact file on disk, if the job has one by that name. */
   artifactPath(id: number, name: string): string | undefined;
   subscribe(id: number, listener: (e: JobEvent) => void): () => void;
-  nix(): FleetOverview["nix"];
+  nix(): Promise<FleetOverview["nix"]>;
 }
 
 export interface AuditPort {
@@ -33,7 +33,8 @@ export interface AuditPort {
 }
 
 export interface ServerDeps {
-  fleetDir: string;
+  /** The fleet's files, read and written off the event loop (fleet.ts). */
+  fleet: FleetService;
   auth: Auth;
   jobs: JobsPort;
   audit: AuditPort;
@@ -77,7 +78,7 @@ const jobId = (c: Context) => {
 
 export function createApp(deps: ServerDeps): Hono {
   const { auth, jobs, audit } = deps;
-  const fleet = new FleetService(deps.fleetDir);
+  const fleet = deps.fleet;
   const app = new Hono();
   const webDir = deps.webDir ?? join(REPO_ROOT, "web", "dist");
   const record = (c: Context, action: string, target: string, detail?: string) => audit.audit({ user: auth.userOf(c), action, target, ...(detail ? { detail } : {}) });
@@ -112,14 +113,14 @@ export function createApp(deps: ServerDeps): Hono {
 
   app.get("/api/fleet", async (c) => {
     await fleet.settled();
-    const body = fleet.overviewJson(jobs.lastBuildPerHost(), jobs.nix());
+    const body = await fleet.overviewJson(jobs.lastBuildPerHost(), await jobs.nix());
     return c.body(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), 200, { "content-type": "application/json" });
   });
   app.get("/api/schema/host", (c) => c.json(hostJsonSchema()));
-  app.get("/api/templates", (c) => c.json(fleet.templates()));
+  app.get("/api/templates", async (c) => c.json(await fleet.templates()));
   app.get("/api/hosts/:name", async (c) => {
     await fleet.settled();
-    const h = fleet.host(c.req.param("name"));
+    const h = await fleet.host(c.req.param("name"));
     c.header("etag", `"${h.version}"`);
     c.header("cache-control", "no-store");
     return c.json(h);
@@ -130,7 +131,7 @@ export function createApp(deps: ServerDeps): Hono {
     const ifMatch = c.req.header("if-match")?.trim().replace(/^W\//, "").replace(/^"|"$/g, "");
     const version = typeof b.version === "string" ? b.version : ifMatch && ifMatch !== "*" ? ifMatch : undefined;
     try {
-      const r = fleet.update(c.req.param("name"), b.values, b.dryRun === true, { ...(version ? { version } : {}), ...(typeof b.baseYaml === "string" ? { yaml: b.baseYaml } : {}) });
+      const r = await fleet.update(c.req.param("name"), b.values, b.dryRun === true, { ...(version ? { version } : {}), ...(typeof b.baseYaml === "string" ? { yaml: b.baseYaml } : {}) });
       if (r.written) record(c, "host.update", c.req.param("name"), r.diff);
       return c.json(r);
     } catch (e) {
@@ -140,7 +141,7 @@ export function createApp(deps: ServerDeps): Hono {
   });
   app.post("/api/hosts", async (c) => {
     const b = await body<{ name?: string; template?: string }>(c);
-    const h = fleet.create(String(b.name ?? ""), String(b.template ?? "server"));
+    const h = await fleet.create(String(b.name ?? ""), String(b.template ?? "server"));
     record(c, "host.create", h.name, `from template ${b.template ?? "server"}`);
     return c.json(h, 201);
   });
@@ -153,10 +154,11 @@ export function createApp(deps: ServerDeps): Hono {
   app.post("/api/builds", async (c) => {
     const b = await body<{ hosts?: string[]; format?: string }>(c);
     if (!Array.isArray(b.hosts) || b.hosts.length === 0) throw new ApiFailure(422, "invalid", "name at least one host in `hosts`");
-    if (!jobs.nix().available) throw new ApiFailure(503, "no_nix", `Nix is not installed on the server: ${jobs.nix().installHint ?? "install Nix"}`);
+    const nix = await jobs.nix();
+    if (!nix.available) throw new ApiFailure(503, "no_nix", `Nix is not installed on the server: ${nix.installHint ?? "install Nix"}`);
     const out: JobSummary[] = [];
     for (const host of b.hosts) {
-      const p = fleet.prepareBuild(String(host), b.format);
+      const p = await fleet.prepareBuild(String(host), b.format);
       const target = deps.buildStandIn ?? p;
       const job = jobs.enqueue({ host: String(host), format: p.format, flakeDir: target.flakeDir, attr: target.attr });
       record(c, "build", String(host), `${p.attr} (job ${job.id})`);

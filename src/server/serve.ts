@@ -9,6 +9,7 @@ import { openDb } from "./db.js";
 import { JobRequestError, JobRunner, NixUnavailableError } from "./jobs/runner.js";
 import { ApiFailure, notFound } from "./errors.js";
 import { Auth, isLoopback } from "./auth.js";
+import { FleetService } from "./fleet.js";
 import { createApp, listen, type JobsPort, type Started } from "./app.js";
 import type { FleetOverview, JobEvent } from "./wire.js";
 
@@ -67,7 +68,8 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
     ...(o.nixBin ? { nixBin: o.nixBin } : {}),
     onEvent: (id: number, e: JobEvent) => bus.emit(`job:${id}`, e),
   });
-  let nix: FleetOverview["nix"] | undefined;
+  // Asked once without blocking; a Nix installed later is seen by the next ask (not cached until found).
+  let nix: Promise<FleetOverview["nix"]> | undefined;
   const jobs: JobsPort = {
     enqueue: (spec) => {
       try {
@@ -92,13 +94,18 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
       bus.on(`job:${id}`, listener);
       return () => bus.off(`job:${id}`, listener);
     },
-    nix: () => (nix ??= runner.detectNix()),
+    nix: () =>
+      (nix ??= runner.detectNixAsync().then((s) => {
+        if (!s.available) setTimeout(() => (nix = undefined), 10_000).unref();
+        return s;
+      })),
   };
   const auth = new Auth(db, isLoopback(o.bind));
   auth.invalidateForeignSessions();
   const setupToken = auth.setupToken();
+  const fleet = new FleetService(resolve(o.fleetDir));
   const app = createApp({
-    fleetDir: resolve(o.fleetDir),
+    fleet,
     auth,
     jobs,
     audit: db,
@@ -113,6 +120,7 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
     ...(setupToken ? { setupToken } : {}),
     // Jobs record their final state, so the database closes after the runner.
     close: async () => {
+      await fleet.close();
       await runner.close();
       db.close();
     },

@@ -1,7 +1,7 @@
 // Runs `hearth serve`'s build jobs: a FIFO queue with a concurrency limit, one `nix build` per
 // job in its own process group, its progress and log parsed and stored as it happens, and the
 // built files copied out of the Nix store as the job's artifacts.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
@@ -129,7 +129,25 @@ export class JobRunner {
    */
   detectNix(): NixStatus {
     if (this.nixStatus) return this.nixStatus;
-    const status = probeNix(this.nixBin);
+    const r = spawnSync(this.nixBin, ["--version"], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "pipe"] });
+    return this.noteNix(nixStatusOf(this.nixBin, r.error, r.status ?? r.signal, r.stdout, r.stderr));
+  }
+
+  /** detectNix without holding the event loop while `nix --version` runs (the server's way). */
+  detectNixAsync(): Promise<NixStatus> {
+    if (this.nixStatus) return Promise.resolve(this.nixStatus);
+    return new Promise((ok) => {
+      execFile(this.nixBin, ["--version"], { encoding: "utf8", timeout: 10_000 }, (error, stdout, stderr) => {
+        const code = (error as NodeJS.ErrnoException | null)?.code;
+        // execFile reports a non-zero exit as an error with the exit code as `code`.
+        const spawnError = error && typeof code === "string" ? error : undefined;
+        const status = error ? (typeof code === "number" ? code : (error as { signal?: string }).signal ?? 1) : 0;
+        ok(this.noteNix(nixStatusOf(this.nixBin, spawnError, status, stdout, stderr)));
+      });
+    });
+  }
+
+  private noteNix(status: NixStatus): NixStatus {
     if (status.available) this.nixStatus = status;
     return status;
   }
@@ -402,16 +420,16 @@ export class JobRunner {
   }
 }
 
-function probeNix(nixBin: string): NixStatus {
-  const r = spawnSync(nixBin, ["--version"], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "pipe"] });
+/** What `nix --version` said, as a NixStatus. */
+function nixStatusOf(nixBin: string, error: Error | undefined, exit: number | string | null, stdout: string, stderr: string): NixStatus {
   const fail = (problem: string): NixStatus => ({ available: false, installHint: INSTALL_HINT, problem });
-  if (r.error) {
-    const code = (r.error as NodeJS.ErrnoException).code;
-    return fail(code === "ENOENT" ? `${nixBin} was not found` : `\`${nixBin} --version\` failed: ${r.error.message}`);
+  if (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return fail(code === "ENOENT" ? `${nixBin} was not found` : `\`${nixBin} --version\` failed: ${error.message}`);
   }
-  if (r.status !== 0) return fail(`\`${nixBin} --version\` exited with ${r.status ?? r.signal}: ${r.stderr.trim()}`);
-  const m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(r.stdout);
-  if (!m) return fail(`\`${nixBin} --version\` printed no version: ${r.stdout.trim()}`);
+  if (exit !== 0) return fail(`\`${nixBin} --version\` exited with ${exit}: ${stderr.trim()}`);
+  const m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(stdout);
+  if (!m) return fail(`\`${nixBin} --version\` printed no version: ${stdout.trim()}`);
   const version = m[0];
   const [major, minor] = [Number(m[1]), Number(m[2])];
   if (major < MIN_NIX[0] || (major === MIN_NIX[0] && minor < MIN_NIX[1])) {
