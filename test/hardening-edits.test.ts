@@ -104,6 +104,48 @@ describe("1. a one-value edit is a one-line diff", () => {
     }
   });
 
+  test("a list that grows or shrinks keeps the comments of the items it keeps; only the changed items' lines change", () => {
+    const text = ["# head", "tags:", "  # first tag", "  - a # inline a", "  # second tag", "  - b", "  - c # inline c", "services:", "  x: 1 # keep", ""].join("\n");
+    const values = parseDocument(text).toJS() as Record<string, unknown>;
+    const grown = syncYaml(text, { ...values, tags: ["a", "b", "new", "c"] });
+    assert.equal(grown, text.replace("  - b\n", "  - b\n  - new\n"));
+    const first = syncYaml(text, { ...values, tags: ["zero", "a", "b", "c"] });
+    assert.deepEqual(parseDocument(first).toJS().tags, ["zero", "a", "b", "c"]);
+    assert.match(first, /# first tag/);
+    assert.match(first, /- a # inline a/);
+    const shrunk = syncYaml(text, { ...values, tags: ["a", "c"] });
+    // Only the item's own line goes; a comment above it stays, as for a removed key.
+    assert.equal(shrunk, text.replace("  - b\n", ""));
+    // Every example's lists, one item added at the end and one removed from the front.
+    for (const file of exampleFiles.filter((f) => f.includes("/hosts/"))) {
+      const t = readFileSync(file, "utf8");
+      const doc = parseDocument(t);
+      const v = doc.toJS() as Record<string, unknown>;
+      const lists: (string | number)[][] = [];
+      const walk = (x: unknown, path: (string | number)[]) => {
+        if (Array.isArray(x)) {
+          if (x.length > 1 && x.every((i) => typeof i === "string")) lists.push(path);
+          x.forEach((i, n) => walk(i, [...path, n]));
+        } else if (x && typeof x === "object") for (const [k, i] of Object.entries(x)) walk(i, [...path, k]);
+      };
+      walk(v, []);
+      for (const path of lists) {
+        const list = doc.getIn(path) as { toJSON(): string[] };
+        const items = list.toJSON();
+        const edited = structuredClone(v);
+        const parent = path.slice(0, -1).reduce<any>((o, k) => o[k], edited);
+        parent[path[path.length - 1]!] = [...items.slice(1), "added-item"];
+        const out = syncYaml(t, edited);
+        assert.deepEqual(parseDocument(out).toJS(), edited, `${file} ${path.join(".")}`);
+        const before = t.split("\n");
+        const after = out.split("\n");
+        const removed = before.filter((l) => !after.includes(l));
+        const added = after.filter((l) => !before.includes(l));
+        assert.ok(removed.length <= 1 && added.length === 1, `${file} ${path.join(".")}: -${removed.join("|")} +${added.join("|")}`);
+      }
+    }
+  });
+
   test("three-way merge: my edit applied to the file as changed on disk; overlaps named", () => {
     const base = "# top\na: 1 # why\nb:\n  c: x\n\n  # about d\n  d: y\n";
     const current = base.replace("d: y", "d: z");

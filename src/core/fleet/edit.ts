@@ -80,11 +80,45 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
 export interface ValueChanges {
   deletes: Seg[][];
   sets: [Seg[], unknown][];
+  /** Lists that grew or shrank: their kept items (and those items' comments) stay. */
+  lists: ListChange[];
 }
+
+/** A list edit as item removals and insertions around the items both versions share. */
+export interface ListChange {
+  path: Seg[];
+  /** Indices in the old list, highest first (so each removal leaves the others' indices valid). */
+  removes: number[];
+  /** Indices in the new list, lowest first, with their values. */
+  inserts: [number, unknown][];
+  /** The list as it must end up. */
+  final: unknown[];
+}
+
+/** The indices of a longest common subsequence of two lists (items compared as JSON). */
+function commonItems(b: unknown[], a: unknown[]): [number, number][] {
+  const bj = b.map((x) => JSON.stringify(x));
+  const aj = a.map((x) => JSON.stringify(x));
+  const n = bj.length;
+  const m = aj.length;
+  // Host files' lists are short (tags, addresses, volumes): the plain O(n·m) table is fine.
+  const len = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) len[i]![j] = bj[i] === aj[j] ? len[i + 1]![j + 1]! + 1 : Math.max(len[i + 1]![j]!, len[i]![j + 1]!);
+  const pairs: [number, number][] = [];
+  for (let i = 0, j = 0; i < n && j < m; ) {
+    if (bj[i] === aj[j]) pairs.push([i++, j++]);
+    else if (len[i + 1]![j]! >= len[i]![j + 1]!) i++;
+    else j++;
+  }
+  return pairs;
+}
+
+/** Most items a list may have for an item-wise edit (beyond, the list is written whole). */
+const LIST_DIFF_MAX = 500;
 
 /** The smallest set of path edits from `before` to `after` (maps by key, equal-length lists by item). */
 export function changesBetween(before: unknown, after: unknown): ValueChanges {
-  const out: ValueChanges = { deletes: [], sets: [] };
+  const out: ValueChanges = { deletes: [], sets: [], lists: [] };
   const walk = (path: Seg[], b: unknown, a: unknown) => {
     if (isPlainObject(b) && isPlainObject(a) && (Object.keys(a).length > 0 || path.length === 0)) {
       for (const key of Object.keys(b)) if (!(key in a) || a[key] === undefined) out.deletes.push([...path, key]);
@@ -92,6 +126,18 @@ export function changesBetween(before: unknown, after: unknown): ValueChanges {
     } else if (Array.isArray(b) && Array.isArray(a) && b.length === a.length && a.length > 0) {
       // Same length: change items in place, so comments between them stay.
       a.forEach((v, i) => walk([...path, i], b[i], v));
+    } else if (Array.isArray(b) && Array.isArray(a) && b.length > 0 && a.length > 0 && b.length <= LIST_DIFF_MAX && a.length <= LIST_DIFF_MAX) {
+      // Grown or shrunk: remove and insert around the items both share, which keep their lines.
+      const common = commonItems(b, a);
+      if (common.length === 0) return out.sets.push([path, a]);
+      const keptOld = new Set(common.map(([i]) => i));
+      const keptNew = new Set(common.map(([, j]) => j));
+      out.lists.push({
+        path,
+        removes: b.map((_, i) => i).filter((i) => !keptOld.has(i)).reverse(),
+        inserts: a.map((v, j) => [j, v] as [number, unknown]).filter(([j]) => !keptNew.has(j)),
+        final: a,
+      });
     } else if (!sameJson(b, a)) out.sets.push([path, a]);
   };
   walk([], before ?? {}, after);
@@ -102,8 +148,45 @@ export function changesBetween(before: unknown, after: unknown): ValueChanges {
 export function applyChanges(text: string, changes: ValueChanges): string {
   let out = text;
   for (const p of changes.deletes) out = setInYaml(out, p, undefined);
+  for (const l of changes.lists) out = applyList(out, l);
   for (const [p, v] of changes.sets) out = setInYaml(out, p, v);
   return out;
+}
+
+/** A list change item by item; if the result is not exactly the new list, the list is written whole. */
+function applyList(text: string, l: ListChange): string {
+  let out = text;
+  try {
+    for (const i of l.removes) out = setInYaml(out, [...l.path, i], undefined);
+    for (const [j, v] of l.inserts) out = insertInYaml(out, l.path, j, v);
+    if (sameJson(parseMapDoc(out).getIn(l.path), l.final)) return out;
+  } catch {
+    // Fall through to the whole list.
+  }
+  return setInYaml(text, l.path, l.final);
+}
+
+/** Insert `value` as item `index` of the list at `path`: a new line after the item before it. */
+export function insertInYaml(text: string, path: Seg[], index: number, value: unknown): string {
+  const doc = parseMapDoc(text);
+  const seq = doc.getIn(path, true);
+  if (!isSeq(seq)) return setInYaml(text, path, [value]);
+  const items = seq.toJSON() as unknown[];
+  const expected = [...items.slice(0, index), value, ...items.slice(index)];
+  if (index >= seq.items.length) return setInYaml(text, [...path, seq.items.length], value);
+  const spliced = seq.flow ? undefined : insertItem(text, seq, index, value);
+  if (spliced !== undefined) {
+    const check = parseDocument(spliced);
+    if (check.errors.length === 0 && isMap(check.contents) && sameJson(check.getIn(path), expected)) {
+      const rest = (d: Document) => {
+        const c = d.clone();
+        c.deleteIn(path);
+        return c.toJS();
+      };
+      if (sameJson(rest(check as Document), rest(doc))) return spliced;
+    }
+  }
+  return setInYaml(text, path, expected);
 }
 
 /**
@@ -128,9 +211,9 @@ export function mergeYaml(base: string, mine: Record<string, unknown>, current: 
   const currentValues = parseMapDoc(current).toJS() ?? {};
   const ours = changesBetween(baseValues, mine);
   const theirs = changesBetween(baseValues, currentValues);
-  const theirPaths = [...theirs.deletes, ...theirs.sets.map(([p]) => p)];
+  const theirPaths = [...theirs.deletes, ...theirs.sets.map(([p]) => p), ...theirs.lists.map((l) => l.path)];
   const overlaps: string[] = [];
-  for (const p of [...ours.deletes, ...ours.sets.map(([q]) => q)]) {
+  for (const p of [...ours.deletes, ...ours.sets.map(([q]) => q), ...ours.lists.map((l) => l.path)]) {
     const touched = theirPaths.some((t) => within(t, p) || within(p, t));
     if (touched && !sameJson(getIn(mine, p), getIn(currentValues, p))) overlaps.push(p.join("."));
   }
@@ -289,6 +372,21 @@ function addPair(text: string, map: YAMLMap, key: string, value: unknown): strin
   const at = lastPair.value === null || lastPair.value === undefined ? lineEnd(text, rangeOf(lastPair.key)![1]) : entryEnd(text, lastPair.value);
   if (at === undefined) return undefined;
   const block = indentLines(new Document({ [key]: value }).toString(PRINT), " ".repeat(col));
+  const sep = at > 0 && text[at - 1] !== "\n" ? "\n" : "";
+  return text.slice(0, at) + sep + block + text.slice(at);
+}
+
+/** A new item line before item `index` (> 0: right after the previous item, so comments above item `index` stay with it). */
+function insertItem(text: string, seq: YAMLSeq, index: number, value: unknown): string | undefined {
+  const firstItem = rangeOf(seq.items[0]);
+  if (!firstItem) return undefined;
+  const m = /^([ \t]*)- +$/.exec(text.slice(lineStart(text, firstItem[0]), firstItem[0]));
+  if (!m) return undefined;
+  let at: number | undefined;
+  if (index === 0) at = lineStart(text, firstItem[0]);
+  else at = entryEnd(text, seq.items[index - 1]);
+  if (at === undefined) return undefined;
+  const block = indentLines(new Document([value]).toString(PRINT), m[1]!);
   const sep = at > 0 && text[at - 1] !== "\n" ? "\n" : "";
   return text.slice(0, at) + sep + block + text.slice(at);
 }
