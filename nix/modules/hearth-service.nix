@@ -22,13 +22,30 @@ in
         dataDirs = mkOption { type = types.listOf types.str; default = [ ]; description = "Directories owned by the service user; the unit requires their mounts."; };
         after = mkOption { type = types.listOf types.str; default = [ ]; description = "Units to start after (and want)."; };
         supplementaryGroups = mkOption { type = types.listOf types.str; default = [ ]; description = "Extra groups, e.g. to read a shared JWT secret."; };
+        uid = mkOption {
+          type = types.nullOr types.int;
+          default = null;
+          description = "Fixed uid (and gid of the user's group), so data on a persistent volume keeps its owner on RAM-only hosts whatever other users come and go.";
+        };
+        preStart = mkOption {
+          default = [ ];
+          description = "Commands before every start, each skipped when `unless` exists; `creates` is touched after success.";
+          type = types.listOf (types.submodule {
+            options = {
+              binary = mkOption { type = types.nullOr types.str; default = null; description = "Binary under the package's bin/ (default: the service's)."; };
+              args = mkOption { type = types.listOf types.str; default = [ ]; description = "Arguments."; };
+              unless = mkOption { type = types.nullOr types.str; default = null; description = "Skip when this path exists."; };
+              creates = mkOption { type = types.nullOr types.str; default = null; description = "Touched after the command succeeded."; };
+            };
+          });
+        };
       };
     }));
   };
 
   config = lib.mkIf (enabled != { }) {
-    users.users = lib.mapAttrs' (_: s: lib.nameValuePair s.user { isSystemUser = true; group = s.user; }) enabled;
-    users.groups = lib.mapAttrs' (_: s: lib.nameValuePair s.user { }) enabled
+    users.users = lib.mapAttrs' (_: s: lib.nameValuePair s.user ({ isSystemUser = true; group = s.user; } // lib.optionalAttrs (s.uid != null) { inherit (s) uid; })) enabled;
+    users.groups = lib.mapAttrs' (_: s: lib.nameValuePair s.user (lib.optionalAttrs (s.uid != null) { gid = s.uid; })) enabled
       // lib.genAttrs (lib.unique (lib.concatMap (s: s.supplementaryGroups) (lib.attrValues enabled))) (_: { });
     systemd.tmpfiles.rules = lib.concatMap (s: map (d: "d ${d} 0750 ${s.user} ${s.user} - -") s.dataDirs) (lib.attrValues enabled);
     systemd.services = lib.mapAttrs (name: s: {
@@ -37,6 +54,12 @@ in
       after = [ "network-online.target" ] ++ s.after;
       wants = [ "network-online.target" ] ++ s.after;
       unitConfig.RequiresMountsFor = s.dataDirs;
+      preStart = lib.concatMapStrings (p:
+        let
+          cmd = "${s.package}/bin/${if p.binary != null then p.binary else s.binary} ${lib.escapeShellArgs p.args}";
+          run = if p.creates != null then "{ ${cmd} && touch ${lib.escapeShellArg p.creates}; }" else cmd;
+        in
+        (if p.unless != null then "test -e ${lib.escapeShellArg p.unless} || " else "") + run + "\n") s.preStart;
       serviceConfig = {
         ExecStart = "${s.package}/bin/${s.binary} ${lib.escapeShellArgs s.args}";
         User = s.user;

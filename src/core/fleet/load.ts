@@ -127,6 +127,8 @@ function toIssue(schema: z.ZodType, data: unknown, src: SourceFile, zi: z.core.$
     case "invalid_value": {
       const value = getAt(data, path);
       const options = zi.values.map(String);
+      // A schema's own message (a value that was once allowed, say) says more than the list.
+      if (zi.message && !zi.message.startsWith("Invalid option")) return issueAt(src, path, "error", zi.message, `one of: ${options.join(", ")}`);
       return issueAt(src, path, "error", `'${String(value)}' is not allowed`,
         (typeof value === "string" && didYouMean(value, options)) || `one of: ${options.join(", ")}`);
     }

@@ -107,6 +107,9 @@ export function planHost(fleet: Fleet, name: string, meshPlan?: MeshPlan): HostP
   const meshFirewall = firewallOf(services.flatMap((s) => s.ports), "mesh");
   if (meshPlan && (meshFirewall.tcp.length || meshFirewall.udp.length))
     mods.config.push({ networking: { firewall: { interfaces: { [meshPlan.interface]: { allowedTCPPorts: meshFirewall.tcp, allowedUDPPorts: meshFirewall.udp } } } } });
+  const lanFirewall = firewallOf(services.flatMap((s) => s.ports), "lan");
+  if (lanFirewall.tcp.length || lanFirewall.udp.length)
+    mods.config.push({ networking: { firewall: { interfaces: { [host.network.interface]: { allowedTCPPorts: lanFirewall.tcp, allowedUDPPorts: lanFirewall.udp } } } } });
   // Secrets shared by several services (the JWT) are needed once.
   const uniqueSecrets = [...new Map(secrets.map((s) => [s.id, s])).values()];
   return {

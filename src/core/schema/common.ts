@@ -63,8 +63,13 @@ export const extraArgs = z
   .default([])
   .describe("Extra command-line arguments appended to the client's command line");
 
-export const ethNetworks = ["mainnet", "holesky", "hoodi", "sepolia"] as const;
-export const ethNetwork = z.enum(ethNetworks);
+// Holesky was shut down in 2025 and the pinned clients dropped it (Besu 26.8.0 refuses
+// --network=holesky, Nethermind 1.39 ships no holesky config, Lodestar 1.40 has no holesky:
+// data/client-flags/REPORT-*.md); hoodi replaced it for staking tests.
+export const ethNetworks = ["mainnet", "hoodi", "sepolia"] as const;
+export const ethNetwork = z.enum(ethNetworks, {
+  error: (iss) => (iss.input === "holesky" ? "holesky was shut down in 2025 and the pinned clients no longer run it; use hoodi (the staking testnet that replaced it)" : undefined),
+});
 export type EthNetwork = z.infer<typeof ethNetwork>;
 
 /** Byte size as disko writes it: 512M, 1G, 100%. */

@@ -11,6 +11,9 @@ export type SecretKind =
   | "headscale-preauth"
   | "k3s-token"
   | "age-identity"
+  | "wallet-password"
+  | "validator-keystore"
+  | "validator-password"
   | "user";
 
 /**
@@ -43,6 +46,9 @@ export const KINDS: Record<SecretKind, KindInfo> = {
   "headscale-preauth": { description: "Headscale pre-authentication key", makes: "24 random bytes, hex", delivery: "activation", generated: true, hasPublic: false },
   "k3s-token": { description: "k3s cluster join token", makes: "32 random bytes, hex", delivery: "activation", generated: true, hasPublic: false },
   "age-identity": { description: "age identity", makes: "X25519 age identity", delivery: "activation", generated: true, hasPublic: true },
+  "wallet-password": { description: "password of a validator client's wallet (Prysm)", makes: "32 random bytes, hex", delivery: "activation", generated: true, hasPublic: false },
+  "validator-keystore": { description: "validator keystore (EIP-2335)", makes: "imported with `hearth validator import`", delivery: "activation", generated: false, hasPublic: false },
+  "validator-password": { description: "password of a validator keystore", makes: "imported with `hearth validator import`", delivery: "activation", generated: false, hasPublic: false },
   user: { description: "user-provided secret", makes: "set with `hearth secrets set`", delivery: "activation", generated: false, hasPublic: false },
 };
 

@@ -50,9 +50,9 @@ export function planSecrets(fleet: Fleet, hosts: { name: string; secrets: Secret
   };
   for (const h of hosts) {
     for (const need of h.secrets) {
-      const key = need.shared ? `fleet/${need.id}` : `hosts/${need.fromHost ?? h.name}/${need.id}`;
+      const key = need.key ?? (need.shared ? `fleet/${need.id}` : `hosts/${need.fromHost ?? h.name}/${need.id}`);
       const delivery = need.delivery ?? KINDS[need.kind].delivery;
-      add(key, need.id, need.kind, { host: h.name, path: need.path, owner: need.owner, group: need.group, mode: need.mode, delivery });
+      add(key, need.id, need.kind, { host: h.name, path: need.path, owner: need.owner, group: need.group, mode: need.mode, delivery }, !KINDS[need.kind].generated);
     }
   }
   // Machines outside NixOS in the WireGuard mesh: their keys go into a wg-quick file on request.
@@ -166,7 +166,7 @@ export function secretsStatus(planned: PlannedSecret[], fleet: Fleet, disk: Secr
         ...base,
         state: "missing",
         detail: sha === undefined ? "no encrypted file" : "file exists but the manifest has no record of it",
-        fix: s.userProvided ? `hearth secrets set ${s.key.slice("custom/".length)}` : sha === undefined ? "hearth secrets generate" : `hearth secrets generate --rotate ${s.key}`,
+        fix: s.kind === "validator-keystore" || s.kind === "validator-password" ? `hearth validator import KEYSTORE --host ${s.readers[0] ?? "HOST"}` : s.userProvided ? `hearth secrets set ${s.key.slice("custom/".length)}` : sha === undefined ? "hearth secrets generate" : `hearth secrets generate --rotate ${s.key}`,
       });
       continue;
     }

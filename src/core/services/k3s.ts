@@ -35,17 +35,23 @@ const k3s: ServiceKind<K3sCfg> = {
   id: "k3s",
   role: "k3s",
   schema,
-  ports: (c) => [
-    ...(c.role === "server"
-      ? [
-          { name: "api", port: 6443, protocol: "tcp" as const, expose: "public" as const, field: ["role"] },
-          { name: "etcd", port: 2379, protocol: "tcp" as const, expose: "public" as const, field: ["role"] },
-          { name: "etcd-peer", port: 2380, protocol: "tcp" as const, expose: "public" as const, field: ["role"] },
-        ]
-      : []),
-    { name: "kubelet", port: 10250, protocol: "tcp", expose: "public", field: ["role"] },
-    { name: "flannel", port: 8472, protocol: "udp", expose: "public", field: ["role"] },
-  ],
+  // Cluster traffic (API, etcd, kubelet, flannel's VXLAN) only on the interface the peers use:
+  // the mesh when the host is in one, else the host's own network interface; never every
+  // interface (a public one included), as k3s' own docs warn for 8472 and 10250.
+  ports: (c, ctx) => {
+    const expose = ctx.meshAddress ? ("mesh" as const) : ("lan" as const);
+    return [
+      ...(c.role === "server"
+        ? [
+            { name: "api", port: 6443, protocol: "tcp" as const, expose, field: ["role"] },
+            { name: "etcd", port: 2379, protocol: "tcp" as const, expose, field: ["role"] },
+            { name: "etcd-peer", port: 2380, protocol: "tcp" as const, expose, field: ["role"] },
+          ]
+        : []),
+      { name: "kubelet", port: 10250, protocol: "tcp" as const, expose, field: ["role"] },
+      { name: "flannel", port: 8472, protocol: "udp" as const, expose, field: ["role"] },
+    ];
+  },
   dataDirs: () => [],
   secrets: () => [{ id: "k3s-token", kind: "k3s-token", path: K3S_TOKEN_PATH, shared: true }],
   dependsOn: (c, ctx) => {

@@ -19,8 +19,11 @@ export interface PortSpec {
   name: string;
   port: number;
   protocol: "tcp" | "udp";
-  /** public: opened in the firewall; mesh: opened on the mesh interface only; local: not opened. */
-  expose: "public" | "mesh" | "local";
+  /**
+   * public: opened in the firewall; mesh: opened on the mesh interface only; lan: opened on the
+   * host's primary interface (network.interface) only; local: not opened.
+   */
+  expose: "public" | "mesh" | "lan" | "local";
   /** YAML path (under the service) of the field that sets this port, for error messages. */
   field: (string | number)[];
 }
@@ -40,6 +43,11 @@ export interface SecretNeed {
   shared?: boolean;
   /** Use this other host's secret of the same id (a beacon node sharing a remote execution client's JWT). */
   fromHost?: string;
+  /**
+   * The secret's key in the store when it belongs to neither a host nor the fleet: a validator's
+   * keystore is `validators/0x…/keystore` wherever it runs, so moving it re-encrypts, never re-imports.
+   */
+  key?: string;
   /** How the value reaches its reader (default: the kind's). */
   delivery?: Delivery;
 }
@@ -75,6 +83,19 @@ export interface ProcessSpec {
   dataDirs: string[];
   after: string[];
   description: string;
+  /** Steps before every start (e.g. a Prysm wallet made once), each skipped when `unless` exists. */
+  preStart?: PreStartStep[];
+}
+
+/** One command before a service starts: `test -e unless || { binary args && touch creates; }`. */
+export interface PreStartStep {
+  /** Binary of the service's package (default: the service's own). */
+  binary?: string;
+  args: string[];
+  /** Skip the step when this path exists (it ran before). */
+  unless?: string;
+  /** Create this (empty) file after the step succeeded, so `unless` skips it next time. */
+  creates?: string;
 }
 
 /**

@@ -17,6 +17,7 @@ import { jwtOf } from "../services/ethereum/common.js";
 import { ethPlatforms } from "../services/ethereum/platforms.js";
 import { PINS } from "../nix/input-pins.js";
 import { KINDS_BY_ROLE } from "../services/registry.js";
+import { CLIENT_FLAGS, parseArgs } from "../services/ethereum/flags.js";
 
 export interface RuleInput {
   fleet: Fleet;
@@ -38,12 +39,15 @@ export function checkRules(input: RuleInput): Issue[] {
   const services = new Map<string, PlannedService[]>();
   for (const [name, host] of fleet.hosts) services.set(name, hostServices(fleet, name, host));
 
+  validatorKeyRules(fleet, report);
+  executionSharingRules(fleet, report);
   for (const [name, host] of fleet.hosts) {
     const svcs = services.get(name)!;
     hardwareRules(name, host, report);
     storageRules(name, host, report);
     portRules(name, svcs, report);
     ethereumRules(name, host, svcs, report, fleet.hosts);
+    flagRules(name, svcs, report);
     dataDirRules(name, host, svcs, report);
     securityRules(name, host, report);
     for (const [i, m] of host.extraModules.entries())
@@ -148,6 +152,70 @@ function ethereumRules(name: string, host: Host, svcs: PlannedService[], report:
     report(name, ["services", s.role, ...(s.role === "mevBoost" ? [] : ["client"])], "error",
       `the pinned ethereum.nix (${PINS["ethereum-nix"].release}) builds ${s.kind.id} only for ${platforms.join(", ") || "no system"}, not for ${host.system}`,
       sameRole.length ? `choose a ${s.role} client it builds for ${host.system}: ${sameRole.join(", ")}` : `run ${s.role} on an x86_64-linux host and point this host at it`);
+  }
+}
+
+/** A validator key signing in two places is a slashing: each key is listed by one validator only. */
+function validatorKeyRules(fleet: Fleet, report: Report) {
+  const where = new Map<string, [string, number][]>();
+  for (const [name, host] of fleet.hosts)
+    for (const [i, pk] of (host.services.validator?.keys ?? []).entries()) where.set(pk, [...(where.get(pk) ?? []), [name, i]]);
+  for (const [pk, places] of where) {
+    if (places.length < 2) continue;
+    for (const [name, i] of places)
+      report(name, ["services", "validator", "keys", i], "error",
+        `validator ${pk.slice(0, 12)}… is listed ${places.length} times (${places.map(([h]) => h).join(", ")}): two clients signing with one key get it slashed`,
+        "keep it on one host; to move it, use `hearth validator move`, which carries its slashing-protection history across");
+  }
+}
+
+/**
+ * Each execution client serves one beacon node: the Engine API has a single consensus client
+ * driving fork choice (every pinned consensus client takes exactly one --execution-endpoint, and
+ * no execution client arbitrates between two: data/client-flags/REPORT-*.md).
+ */
+function executionSharingRules(fleet: Fleet, report: Report) {
+  const users = new Map<string, { host: string; path: YamlPath }[]>();
+  for (const [name, host] of fleet.hosts) {
+    const cl = host.services.consensus;
+    if (!cl) continue;
+    const el = cl.executionHost ?? (!cl.executionEndpoint && host.services.execution ? name : undefined);
+    if (!el) continue;
+    users.set(el, [...(users.get(el) ?? []), { host: name, path: cl.executionHost ? ["services", "consensus", "executionHost"] : ["services", "consensus"] }]);
+  }
+  for (const [el, list] of users) {
+    if (list.length < 2) continue;
+    for (const u of list.slice(1))
+      report(u.host, u.path, "error",
+        `the execution client on ${el} already serves the beacon node of ${list[0]!.host}; an execution client supports one consensus client`,
+        `run an execution client on ${u.host} (services.execution), or point this beacon node at another host's`);
+  }
+}
+
+/** Every flag hearth puts on a client's command line, and every extraArgs entry, as the pinned client reads them. */
+function flagRules(name: string, svcs: PlannedService[], report: Report) {
+  for (const s of svcs) {
+    if (!CLIENT_FLAGS[s.kind.id]) continue;
+    const extra = ((s.cfg as { extraArgs?: string[] }).extraArgs ?? []).length;
+    for (const p of s.processes) {
+      const own = p.args.length - extra;
+      for (const problem of parseArgs(s.kind.id, p.binary, p.args).problems) {
+        const i = problem.index - own;
+        const hint = problem.suggestion ? `did you mean ${problem.suggestion}?` : undefined;
+        if (i >= 0) {
+          const first = problem.kind === "repeated" ? parseArgs(s.kind.id, p.binary, p.args.slice(0, own)).flags.find((f) => problem.message.startsWith(f.name + " ")) : undefined;
+          report(name, ["services", s.role, "extraArgs", i], "error",
+            first ? `${problem.message}: hearth sets ${first.name} itself` : problem.message,
+            first ? "change the setting hearth derives it from (see `hearth eval` of this service) instead of repeating the flag" : (hint ?? `see \`${p.binary} --help\` of ${s.kind.id} ${CLIENT_FLAGS[s.kind.id]!.version}`));
+        } else
+          report(name, ["services", s.role], "error", `hearth made a command line ${s.kind.id} ${CLIENT_FLAGS[s.kind.id]!.version} refuses (a bug in hearth): ${problem.message}`, "report it; meanwhile choose another client");
+      }
+      for (const step of p.preStart ?? [])
+        for (const problem of parseArgs(s.kind.id, step.binary ?? p.binary, step.args).problems)
+          report(name, ["services", s.role], "error", `hearth made a start-up command ${s.kind.id} refuses (a bug in hearth): ${problem.message}`, "report it; meanwhile choose another client");
+    }
+    if (s.kind.id === "lodestar" && s.role === "consensus" && (s.cfg as { keepPayloads?: boolean }).keepPayloads)
+      report(name, ["services", "consensus", "keepPayloads"], "error", "hearth knows no Lodestar option that keeps execution payloads", "choose lighthouse, prysm, teku or nimbus for an archive, or remove keepPayloads");
   }
 }
 

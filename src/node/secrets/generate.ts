@@ -32,6 +32,7 @@ export async function makeSecret(kind: SecretKind, label: string): Promise<Made>
     }
     case "jwt-hex":
     case "k3s-token":
+    case "wallet-password":
       return { value: text(randomBytes(32).toString("hex")) };
     case "headscale-preauth":
       return { value: text(randomBytes(24).toString("hex")) };
@@ -51,6 +52,8 @@ export async function makeSecret(kind: SecretKind, label: string): Promise<Made>
       return { value: text(id.text), public: id.recipient };
     }
     case "user":
+    case "validator-keystore":
+    case "validator-password":
       throw new Error("user secrets are set with `hearth secrets set`, not generated");
   }
 }

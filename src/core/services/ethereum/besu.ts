@@ -1,6 +1,6 @@
 // Hyperledger Besu execution client (homestaking-infra's choice).
 import { executionClient } from "./define.js";
-import { addressOf, jwtOf } from "./common.js";
+import { addressOf, jwtOf, metricsAddressOf } from "./common.js";
 
 export default executionClient({
   id: "besu",
@@ -13,8 +13,12 @@ export default executionClient({
       `--network=${net}`, `--data-path=${c.dataDir}`, `--p2p-port=${c.ports.p2p}`,
       "--sync-mode=SNAP", "--data-storage-format=BONSAI",
       "--engine-rpc-enabled", `--engine-rpc-port=${c.ports.authrpc}`, "--engine-host-allowlist=*", `--engine-jwt-secret=${jwtOf(c)}`,
-      ...(c.http ? ["--rpc-http-enabled", `--rpc-http-host=${a}`, `--rpc-http-port=${c.ports.http}`] : []),
-      ...(c.metrics ? ["--metrics-enabled", `--metrics-host=${a}`, `--metrics-port=${c.ports.metrics}`] : []),
+      // The Engine API listens on --rpc-http-host (there is no engine host flag), with HTTP on or off.
+      `--rpc-http-host=${a}`,
+      // Requests are refused unless their Host is allowed (default localhost,127.0.0.1: BesuCommand.java);
+      // the firewall opens the port on loopback or the mesh only.
+      ...(c.http ? ["--rpc-http-enabled", `--rpc-http-port=${c.ports.http}`, "--host-allowlist=*"] : []),
+      ...(c.metrics ? ["--metrics-enabled", `--metrics-host=${metricsAddressOf(c, ctx)}`, `--metrics-port=${c.ports.metrics}`] : []),
     ];
   },
 });

@@ -1,35 +1,50 @@
 // What all Ethereum clients share: networks, role schemas, default relays, and the
 // translation of a process description into options of the static hearth-service module.
 import { z } from "zod";
-import { absPath, ethNetwork, extraArgs, hostName, port, type EthNetwork } from "../../schema/common.js";
+import { absPath, ethNetwork, ethNetworks, extraArgs, hostName, port, type EthNetwork } from "../../schema/common.js";
+import relayList from "../../../../data/mev-relays.json" with { type: "json" };
+import checkpointList from "../../../../data/checkpoint-sync.json" with { type: "json" };
 import { nix, type NixValue } from "../../nix/ast.js";
 import type { ProcessSpec, ServiceContext } from "../types.js";
 
+/**
+ * Fixed uids (and gids) of the service users. NixOS hands out system uids from 999 down in the
+ * order users appear, so on a RAM-only host a new or removed service would give the chain data
+ * on the persistent volume another owner at the next boot; these never move. 810–849 is outside
+ * nixpkgs' static ids (nixos/modules/misc/ids.nix stops below 400) and below the dynamic range's
+ * usual fill.
+ */
+export const SERVICE_UIDS: Record<string, number> = {
+  geth: 810, erigon: 811, besu: 812, nethermind: 813, reth: 814,
+  lighthouse: 820, prysm: 821, teku: 822, nimbus: 823, lodestar: 824,
+  "lighthouse-validator": 830, "prysm-validator": 831, "teku-validator": 832, "nimbus-validator": 833, "lodestar-validator": 834,
+  "mev-boost": 840,
+};
 export const DEFAULT_JWT_PATH = "/run/agenix/ethereum-jwt";
 export const JWT_GROUP = "ethereum-jwt";
 
-/** Flashbots relays per network, as eth-docker and the Flashbots docs list them; override with `relays`. */
-export const DEFAULT_RELAYS: Record<EthNetwork, string[]> = {
-  mainnet: [
-    "https://0xac6e77dfe25ecd6110b8e780608cce0dab71fdd5ebea22a16c0205200f2f8e2e3ad3b71d3499c54ad14d6c21b41a37ae@boost-relay.flashbots.net",
-  ],
-  holesky: [
-    "https://0xafa4c6985aa049fb79dd37010438cfebeb0f2bd42b115b89dd678dab0670c1de38da0c4e9138c9290a398ecd9a0b3110@boost-relay-holesky.flashbots.net",
-  ],
-  hoodi: [
-    "https://0xafa4c6985aa049fb79dd37010438cfebeb0f2bd42b115b89dd678dab0670c1de38da0c4e9138c9290a398ecd9a0b3110@boost-relay-hoodi.flashbots.net",
-  ],
-  sepolia: [
-    "https://0x845bd072b7cd566f02faeb0a4033ce9399e42839ced64e8b2adcfc859ed1e8e1a5a293336a49feac6d9a5edb779be53a@boost-relay-sepolia.flashbots.net",
-  ],
-};
+/**
+ * MEV-Boost relays per network: every relay of EthStaker's maintained list (data/mev-relays.json
+ * names the commit), so a proposal sees the best bid; `relays` overrides it, e.g. to keep only
+ * the non-censoring ones (the data file gives each relay's filtering).
+ */
+export const DEFAULT_RELAYS: Record<EthNetwork, string[]> = Object.fromEntries(
+  ethNetworks.map((n) => [n, (relayList.networks as Record<string, { url: string }[]>)[n]?.map((r) => r.url) ?? []]),
+) as Record<EthNetwork, string[]>;
 
-export const DEFAULT_CHECKPOINT: Record<EthNetwork, string> = {
-  mainnet: "https://mainnet.checkpoint.sigp.io",
-  holesky: "https://holesky.checkpoint.sigp.io",
-  hoodi: "https://hoodi.checkpoint.sigp.io",
-  sepolia: "https://sepolia.checkpoint.sigp.io",
-};
+/**
+ * Checkpoint sync per network from eth-clients/checkpoint-sync-endpoints (data/checkpoint-sync.json):
+ * the first endpoint run by a client team over https that the list marks as verified, else the
+ * first https one. Base URLs: each client appends the state path itself.
+ */
+export const DEFAULT_CHECKPOINT: Record<EthNetwork, string> = Object.fromEntries(
+  ethNetworks.map((n) => {
+    const list = (checkpointList.networks as Record<string, { url: string; operatorKind?: string; verification?: boolean }[]>)[n] ?? [];
+    const https = list.filter((e) => e.url.startsWith("https://"));
+    const pick = https.find((e) => e.operatorKind === "client-team" && e.verification !== false) ?? https[0];
+    return [n, pick?.url ?? ""];
+  }),
+) as Record<EthNetwork, string>;
 
 const network = ethNetwork.optional().describe("Ethereum network; defaults to the fleet's ethereum.network");
 const jwt = absPath
@@ -56,7 +71,7 @@ export const executionFields = (defaults: { dataDir: string; p2p: number; authrp
     .prefault({})
     .describe("Listening ports"),
   http: z.boolean().default(true).describe("Serve the JSON-RPC HTTP API"),
-  metrics: z.boolean().default(true).describe("Serve Prometheus metrics"),
+  metrics: z.boolean().default(true).describe("Serve Prometheus metrics (on 127.0.0.1, or on the mesh address with `address: mesh`)"),
   extraArgs,
 });
 
@@ -91,9 +106,18 @@ export const consensusFields = (defaults: { dataDir: string; p2p: number; http: 
     })
     .prefault({})
     .describe("Listening ports"),
-  metrics: z.boolean().default(true).describe("Serve Prometheus metrics"),
+  metrics: z.boolean().default(true).describe("Serve Prometheus metrics (on 127.0.0.1, or on the mesh address with `address: mesh`)"),
+  keepPayloads: z
+    .boolean()
+    .default(false)
+    .describe("Keep full execution payloads and history (an archive for block explorers and analytics; several hundred GB more). Off: the client prunes, as it does by default"),
   extraArgs,
 });
+
+/** A BLS12-381 public key as the deposit CLI and the keystores print it. */
+export const blsPubkey = z
+  .string()
+  .regex(/^0x[0-9a-f]{96}$/, "must be a validator public key: 0x and 96 lower-case hex digits (as in the keystore's `pubkey`, with 0x)");
 
 export const validatorFields = (defaults: { dataDir: string; metrics: number }) => ({
   network,
@@ -107,7 +131,17 @@ export const validatorFields = (defaults: { dataDir: string; metrics: number }) 
     .regex(/^0x[0-9a-fA-F]{40}$/, "must be an Ethereum address, 0x and 40 hex digits")
     .describe("Fee recipient address for proposed blocks"),
   graffiti: z.string().max(32).optional().describe("Graffiti written into proposed blocks (at most 32 bytes)"),
+  keys: z
+    .array(blsPubkey)
+    .default([])
+    .describe("Validator public keys this client signs for; `hearth validator import` adds them with their keystores (age-encrypted to this host)"),
+  doppelganger: z
+    .boolean()
+    .default(true)
+    .describe("Doppelganger protection: watch the network for 2-3 epochs after a start and refuse to sign if the keys are already live elsewhere (on by default: a few missed attestations cost far less than a slashing)"),
+  address: bind,
   ports: z.strictObject({ metrics: port(defaults.metrics, "Prometheus metrics port") }).prefault({}).describe("Listening ports"),
+  metrics: z.boolean().default(true).describe("Serve Prometheus metrics (on 127.0.0.1, or on the mesh address with `address: mesh`)"),
   extraArgs,
 });
 
@@ -125,6 +159,10 @@ export const resolveBind = (addr: string | undefined, ctx: ServiceContext, fallb
   addr === "mesh" ? (ctx.meshAddress ?? fallback) : (addr ?? fallback);
 
 export const addressOf = (cfg: { address?: string }, ctx: ServiceContext): string => resolveBind(cfg.address, ctx);
+
+/** Metrics listen on loopback, or on the mesh address when the service is bound to the mesh: never on a LAN or public address. */
+export const metricsAddressOf = (cfg: { address?: string }, ctx: ServiceContext): string =>
+  cfg.address === "mesh" && ctx.meshAddress ? ctx.meshAddress : "127.0.0.1";
 
 /** Engine API URL of this host's execution client, or the configured endpoint. */
 export function engineUrl(cfg: ConsensusCfg, ctx: ServiceContext): string {
@@ -147,6 +185,9 @@ export function builderUrl(ctx: ServiceContext): string | undefined {
   const mb = ctx.host.services.mevBoost;
   return mb ? `http://${resolveBind(mb.address, ctx, "127.0.0.1")}:${mb.port}` : undefined;
 }
+
+/** The beacon nodes a validator uses: the configured ones, or this host's. */
+export const beaconUrls = (cfg: { beaconNodes?: string[] }, ctx: ServiceContext): string[] => cfg.beaconNodes ?? [beaconUrl(ctx)];
 
 export function beaconUrl(ctx: ServiceContext): string {
   const cl = ctx.host.services.consensus;
@@ -172,6 +213,10 @@ export function serviceOptions(p: ProcessSpec, opts: { jwt?: boolean } = {}): Ni
           dataDirs: p.dataDirs,
           after: p.after,
           supplementaryGroups: opts.jwt ? [JWT_GROUP] : [],
+          ...(SERVICE_UIDS[p.user] !== undefined ? { uid: SERVICE_UIDS[p.user]! } : {}),
+          ...(p.preStart?.length
+            ? { preStart: p.preStart.map((x) => ({ args: x.args, ...(x.binary ? { binary: x.binary } : {}), ...(x.unless ? { unless: x.unless } : {}), ...(x.creates ? { creates: x.creates } : {}) })) }
+            : {}),
         },
       },
     },

@@ -1,7 +1,7 @@
 // Builders that turn a client's few particulars (package, binary, default ports, argv)
 // into a full ServiceKind, so each client file holds only what is specific to it.
 import { z } from "zod";
-import { probeHost, probeUrlHost, type DataDir, type PortSpec, type ProcessSpec, type SecretNeed, type ServiceContext, type ServiceKind } from "../types.js";
+import { probeHost, probeUrlHost, type DataDir, type PortSpec, type PreStartStep, type ProcessSpec, type SecretNeed, type ServiceContext, type ServiceKind } from "../types.js";
 import {
   consensusFields,
   executionFields,
@@ -24,6 +24,19 @@ interface ClientBase<C> {
   packageAttr: string;
   binary: string;
   args(cfg: C, ctx: ServiceContext, net: EthNetwork): string[];
+  /** Steps before every start (a wallet made once, checkpoint sync into an empty database). */
+  preStart?(cfg: C, ctx: ServiceContext, net: EthNetwork): PreStartStep[];
+}
+
+/**
+ * Where a validator client reads each key without a prompt: the keystore and its password file
+ * for a public key (0x…), as the client's own import would lay them out, and the directories it
+ * writes in (lock files, definitions), which belong to the service user.
+ */
+export interface KeyLayout {
+  keystore(dataDir: string, pubkey: string): string;
+  password(dataDir: string, pubkey: string): string;
+  dirs(dataDir: string, pubkeys: string[]): string[];
 }
 
 // The JWT is hearth-managed unless the user points at a file of their own; a beacon node that
@@ -49,18 +62,23 @@ function process<C extends { dataDir: string; extraArgs: string[] }>(
   cfg: C,
   ctx: ServiceContext,
   after: string[],
+  extraDirs: string[] = [],
 ): ProcessSpec {
   const net = networkOf(cfg as { network?: EthNetwork }, ctx);
+  const preStart = def.preStart?.(cfg, ctx, net) ?? [];
   return {
-    unit: def.id === def.binary ? def.id : unitName(def.id, role),
+    // Beacon node and validator of one client on one host are two units (`lighthouse`,
+    // `lighthouse-validator`), whatever their binary is called.
+    unit: unitName(def.id, role),
     package: ethPackage(def.packageAttr),
     packageLabel: `ethereum-nix#${def.packageAttr}`,
     binary: def.binary,
     args: [...def.args(cfg, ctx, net), ...cfg.extraArgs],
     user: unitName(def.id, role),
-    dataDirs: [cfg.dataDir],
+    dataDirs: [cfg.dataDir, ...extraDirs],
     after,
     description: `${def.id} ${role} client (${net})`,
+    ...(preStart.length ? { preStart } : {}),
   };
 }
 
@@ -123,24 +141,34 @@ export function consensusClient(
 }
 
 export function validatorClient(
-  def: ClientBase<ValidatorCfg> & { defaults: Parameters<typeof validatorFields>[0] },
+  def: ClientBase<ValidatorCfg> & { defaults: Parameters<typeof validatorFields>[0]; keys: KeyLayout; secrets?: (c: ValidatorCfg) => SecretNeed[] },
 ): ServiceKind<ValidatorCfg> {
   const schema = z.strictObject({ client: z.literal(def.id), ...validatorFields(def.defaults) }) as unknown as z.ZodType<ValidatorCfg>;
   const after = (ctx: ServiceContext) => {
     const cl = ctx.host.services.consensus;
     return cl ? [`${cl.client}.service`] : [];
   };
+  const user = unitName(def.id, "validator");
+  const keyDirs = (c: ValidatorCfg) => (c.keys.length ? def.keys.dirs(c.dataDir, c.keys) : []);
   return {
     id: def.id,
     role: "validator",
     schema,
-    ports: (c): PortSpec[] => [
-      { name: "metrics", port: c.ports.metrics, protocol: "tcp", expose: "local", field: ["ports", "metrics"] },
-    ],
+    ports: (c): PortSpec[] => (c.metrics ? [{ name: "metrics", port: c.ports.metrics, protocol: "tcp", expose: "local", field: ["ports", "metrics"] }] : []),
     dataDirs: (c): DataDir[] => [{ path: c.dataDir, field: ["dataDir"] }],
-    secrets: () => [],
-    processes: (c, ctx) => [process(def, "validator", c, ctx, after(ctx))],
-    nixos: (c, ctx) => serviceOptions(process(def, "validator", c, ctx, after(ctx))),
+    // Each key's keystore and password, age-encrypted in the fleet under validators/0x…, land
+    // (as agenix symlinks into /run/agenix, so never in clear on disk) where the client reads them.
+    secrets: (c) => [
+      ...(def.secrets?.(c) ?? []),
+      ...c.keys.flatMap((pk): SecretNeed[] => [
+        { id: `validator-${pk}-keystore`, key: `validators/${pk}/keystore`, kind: "validator-keystore", path: def.keys.keystore(c.dataDir, pk), owner: user, group: user, mode: "0400" },
+        { id: `validator-${pk}-password`, key: `validators/${pk}/password`, kind: "validator-password", path: def.keys.password(c.dataDir, pk), owner: user, group: user, mode: "0400" },
+      ]),
+    ],
+    processes: (c, ctx) => [process(def, "validator", c, ctx, after(ctx), keyDirs(c))],
+    nixos: (c, ctx) => serviceOptions(process(def, "validator", c, ctx, after(ctx), keyDirs(c))),
   };
 }
 
+/** The key directories of the common `<dir>/0x…/<file>` layouts, plus the secrets directory. */
+export const perKeyDirs = (keysDir: string, secretsDir: string) => (pubkeys: string[]) => [keysDir, ...pubkeys.map((pk) => `${keysDir}/${pk}`), secretsDir];

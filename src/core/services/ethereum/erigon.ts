@@ -1,6 +1,6 @@
 // Erigon execution client (seed 000's choice), with an external consensus client.
 import { executionClient } from "./define.js";
-import { addressOf, jwtOf } from "./common.js";
+import { addressOf, jwtOf, metricsAddressOf } from "./common.js";
 
 export default executionClient({
   id: "erigon",
@@ -13,7 +13,7 @@ export default executionClient({
       "--chain", net, "--datadir", c.dataDir, "--port", String(c.ports.p2p), "--externalcl",
       "--authrpc.addr", a, "--authrpc.port", String(c.ports.authrpc), "--authrpc.vhosts", "*", "--authrpc.jwtsecret", jwtOf(c),
       ...(c.http ? ["--http", "--http.addr", a, "--http.port", String(c.ports.http)] : ["--http=false"]),
-      ...(c.metrics ? ["--metrics", "--metrics.addr", a, "--metrics.port", String(c.ports.metrics)] : []),
+      ...(c.metrics ? ["--metrics", "--metrics.addr", metricsAddressOf(c, ctx), "--metrics.port", String(c.ports.metrics)] : []),
     ];
   },
 });

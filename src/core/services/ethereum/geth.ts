@@ -1,6 +1,6 @@
 // go-ethereum execution client.
 import { executionClient } from "./define.js";
-import { addressOf, jwtOf } from "./common.js";
+import { addressOf, jwtOf, metricsAddressOf } from "./common.js";
 
 export default executionClient({
   id: "geth",
@@ -13,7 +13,7 @@ export default executionClient({
       `--${net}`, "--datadir", c.dataDir, "--port", String(c.ports.p2p),
       "--authrpc.addr", a, "--authrpc.port", String(c.ports.authrpc), "--authrpc.vhosts", "*", "--authrpc.jwtsecret", jwtOf(c),
       ...(c.http ? ["--http", "--http.addr", a, "--http.port", String(c.ports.http)] : []),
-      ...(c.metrics ? ["--metrics", "--metrics.addr", a, "--metrics.port", String(c.ports.metrics)] : []),
+      ...(c.metrics ? ["--metrics", "--metrics.addr", metricsAddressOf(c, ctx), "--metrics.port", String(c.ports.metrics)] : []),
     ];
   },
 });

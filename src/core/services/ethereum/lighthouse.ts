@@ -1,6 +1,7 @@
 // Lighthouse beacon node and validator client; the beacon's command line follows seed 001.
-import { consensusClient, validatorClient } from "./define.js";
-import { DEFAULT_CHECKPOINT, addressOf, beaconUrl, builderUrl, engineUrl, jwtOf } from "./common.js";
+// Flags: data/client-flags/lighthouse.json (sigp/lighthouse, see its source entry).
+import { consensusClient, perKeyDirs, validatorClient } from "./define.js";
+import { DEFAULT_CHECKPOINT, addressOf, beaconUrls, builderUrl, engineUrl, jwtOf, metricsAddressOf } from "./common.js";
 
 export const beacon = consensusClient({
   id: "lighthouse",
@@ -21,8 +22,9 @@ export const beacon = consensusClient({
       "--execution-jwt", jwtOf(c),
       "--checkpoint-sync-url", c.checkpointSyncUrl ?? DEFAULT_CHECKPOINT[net],
       ...(c.feeRecipient ? ["--suggested-fee-recipient", c.feeRecipient] : []),
-      "--prune-payloads", "false",
-      ...(c.metrics ? ["--metrics", "--metrics-address", a, "--metrics-port", String(c.ports.metrics)] : []),
+      // --prune-payloads defaults to true (beacon_node/src/cli.rs); keepPayloads turns it off.
+      ...(c.keepPayloads ? ["--prune-payloads", "false"] : []),
+      ...(c.metrics ? ["--metrics", "--metrics-address", metricsAddressOf(c, ctx), "--metrics-port", String(c.ports.metrics)] : []),
     ];
   },
 });
@@ -32,12 +34,23 @@ export const validator = validatorClient({
   packageAttr: "lighthouse",
   binary: "lighthouse",
   defaults: { dataDir: "/var/lib/lighthouse-validator", metrics: 5064 },
+  // The VC discovers keystores in <datadir>/validators/0x…/ and reads each password from
+  // <datadir>/secrets/0x… (validator_client/src/config.rs, common/directory/src/lib.rs).
+  keys: {
+    keystore: (d, pk) => `${d}/validators/${pk}/voting-keystore.json`,
+    password: (d, pk) => `${d}/secrets/${pk}`,
+    dirs: (d, pks) => perKeyDirs(`${d}/validators`, `${d}/secrets`)(pks),
+  },
   args: (c, ctx, net) => [
     "vc", "--datadir", c.dataDir, "--network", net,
-    "--beacon-nodes", (c.beaconNodes ?? [beaconUrl(ctx)]).join(","),
+    "--beacon-nodes", beaconUrls(c, ctx).join(","),
     "--suggested-fee-recipient", c.feeRecipient,
     ...(ctx.host.services.mevBoost ? ["--builder-proposals"] : []),
     ...(c.graffiti ? ["--graffiti", c.graffiti] : []),
-    "--metrics", "--metrics-port", String(c.ports.metrics),
+    // Keys hearth imports are new to this client: its slashing database starts empty (a move
+    // imports the old client's history first). Without the flag the VC refuses to start.
+    ...(c.keys.length ? ["--init-slashing-protection"] : []),
+    ...(c.doppelganger ? ["--enable-doppelganger-protection"] : []),
+    ...(c.metrics ? ["--metrics", "--metrics-address", metricsAddressOf(c, ctx), "--metrics-port", String(c.ports.metrics)] : []),
   ],
 });

@@ -1,6 +1,7 @@
 // Lodestar beacon node and validator client.
-import { consensusClient, validatorClient } from "./define.js";
-import { DEFAULT_CHECKPOINT, addressOf, beaconUrl, builderUrl, engineUrl, jwtOf } from "./common.js";
+// Flags: data/client-flags/lodestar.json (1.40.0) and lodestar-1.5.1.json (the test kit).
+import { consensusClient, perKeyDirs, validatorClient } from "./define.js";
+import { DEFAULT_CHECKPOINT, addressOf, beaconUrls, builderUrl, engineUrl, jwtOf, metricsAddressOf } from "./common.js";
 
 export const beacon = consensusClient({
   id: "lodestar",
@@ -17,7 +18,7 @@ export const beacon = consensusClient({
       "--rest", "--rest.address", a, "--rest.port", String(c.ports.http),
       ...(builder ? ["--builder", "--builder.urls", builder] : []),
       ...(c.feeRecipient ? ["--suggestedFeeRecipient", c.feeRecipient] : []),
-      ...(c.metrics ? ["--metrics", "--metrics.address", a, "--metrics.port", String(c.ports.metrics)] : []),
+      ...(c.metrics ? ["--metrics", "--metrics.address", metricsAddressOf(c, ctx), "--metrics.port", String(c.ports.metrics)] : []),
     ];
   },
 });
@@ -27,12 +28,22 @@ export const validator = validatorClient({
   packageAttr: "lodestar",
   binary: "lodestar",
   defaults: { dataDir: "/var/lib/lodestar-validator", metrics: 5064 },
+  // What `lodestar validator import` writes and `lodestar validator` reads at every start:
+  // <dataDir>/keystores/0x…/voting-keystore.json and <dataDir>/secrets/0x…
+  // (cmds/validator/paths.js, keymanager/persistedKeys.js).
+  keys: {
+    keystore: (d, pk) => `${d}/keystores/${pk}/voting-keystore.json`,
+    password: (d, pk) => `${d}/secrets/${pk}`,
+    dirs: (d, pks) => perKeyDirs(`${d}/keystores`, `${d}/secrets`)(pks),
+  },
   args: (c, ctx, net) => [
     "validator", "--network", net, "--dataDir", c.dataDir,
-    "--beaconNodes", (c.beaconNodes ?? [beaconUrl(ctx)]).join(","),
+    "--beaconNodes", beaconUrls(c, ctx).join(","),
     "--suggestedFeeRecipient", c.feeRecipient,
     ...(ctx.host.services.mevBoost ? ["--builder"] : []),
     ...(c.graffiti ? ["--graffiti", c.graffiti] : []),
-    "--metrics", "--metrics.port", String(c.ports.metrics),
+    // The 1.5.1 name, an alias of --doppelgangerProtection in 1.40 (options.js).
+    ...(c.doppelganger ? ["--doppelgangerProtectionEnabled"] : []),
+    ...(c.metrics ? ["--metrics", "--metrics.address", metricsAddressOf(c, ctx), "--metrics.port", String(c.ports.metrics)] : []),
   ],
 });

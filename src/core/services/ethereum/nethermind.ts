@@ -1,6 +1,6 @@
 // Nethermind execution client.
 import { executionClient } from "./define.js";
-import { addressOf, jwtOf } from "./common.js";
+import { addressOf, jwtOf, metricsAddressOf } from "./common.js";
 
 export default executionClient({
   id: "nethermind",
@@ -10,11 +10,13 @@ export default executionClient({
   args: (c, ctx, net) => {
     const a = addressOf(c, ctx);
     return [
-      "--config", net, "--datadir", c.dataDir,
+      // --datadir is a deprecated alias of --data-dir in 1.39 (nethermind.json).
+      "--config", net, "--data-dir", c.dataDir,
       "--Network.P2PPort", String(c.ports.p2p), "--Network.DiscoveryPort", String(c.ports.p2p),
       "--JsonRpc.Enabled", String(c.http), "--JsonRpc.Host", a, "--JsonRpc.Port", String(c.ports.http),
       "--JsonRpc.EngineHost", a, "--JsonRpc.EnginePort", String(c.ports.authrpc), "--JsonRpc.JwtSecretFile", jwtOf(c),
-      ...(c.metrics ? ["--Metrics.Enabled", "true", "--Metrics.ExposePort", String(c.ports.metrics)] : []),
+      // ExposeHost defaults to every interface (`+`): bound like every other client's metrics.
+      ...(c.metrics ? ["--Metrics.Enabled", "true", "--Metrics.ExposeHost", metricsAddressOf(c, ctx), "--Metrics.ExposePort", String(c.ports.metrics)] : []),
     ];
   },
 });

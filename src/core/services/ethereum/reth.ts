@@ -1,6 +1,8 @@
 // Reth execution client.
 import { executionClient } from "./define.js";
-import { addressOf, jwtOf } from "./common.js";
+import { addressOf, jwtOf, metricsAddressOf } from "./common.js";
+
+const hostPort = (a: string) => (a.includes(":") ? `[${a}]` : a);
 
 export default executionClient({
   id: "reth",
@@ -13,7 +15,8 @@ export default executionClient({
       "node", "--chain", net, "--datadir", c.dataDir, "--port", String(c.ports.p2p),
       "--authrpc.addr", a, "--authrpc.port", String(c.ports.authrpc), "--authrpc.jwtsecret", jwtOf(c),
       ...(c.http ? ["--http", "--http.addr", a, "--http.port", String(c.ports.http)] : []),
-      ...(c.metrics ? ["--metrics", `${a}:${c.ports.metrics}`] : []),
+      // host:port, an IPv6 host in brackets (a SocketAddr).
+      ...(c.metrics ? ["--metrics", `${hostPort(metricsAddressOf(c, ctx))}:${c.ports.metrics}`] : []),
     ];
   },
 });
