@@ -109,36 +109,37 @@ test("generate is idempotent and replaces a secret only when asked (--rotate)", 
 });
 
 test("rekey after removing a host: its key can no longer decrypt any current file", async () => {
-  const { dir, identity } = await readyExample("homestaking");
-  const sigma = "ponkila-ephemeral-sigma";
-  const jwt = join(dir, "secrets/hosts/ponkila-ephemeral-beta/ethereum-jwt.age");
-  // sigma's host key, as the machine would hold it.
-  const sigmaKey = join(tempDir(), "sigma_host_key");
-  writeFileSync(sigmaKey, ageDecrypt(identity, join(dir, `secrets/hosts/${sigma}/ssh-host-key.age`)).stdout, { mode: 0o600 });
-  assert.equal(ageDecrypt(sigmaKey, jwt).status, 0, "control: sigma reads beta's JWT while it is in the fleet");
+  // ram-nodes: every node reads the fleet's k3s join token.
+  const { dir, identity } = await readyExample("ram-nodes");
+  const gone = "node3";
+  const token = join(dir, "secrets/fleet/k3s-token.age");
+  // node3's host key, as the machine would hold it.
+  const goneKey = join(tempDir(), "node3_host_key");
+  writeFileSync(goneKey, ageDecrypt(identity, join(dir, `secrets/hosts/${gone}/ssh-host-key.age`)).stdout, { mode: 0o600 });
+  assert.equal(ageDecrypt(goneKey, token).status, 0, "control: node3 reads the join token while it is in the fleet");
 
-  unlinkSync(join(dir, `hosts/${sigma}.yaml`));
+  unlinkSync(join(dir, `hosts/${gone}.yaml`));
   const st = h(["secrets", "status", "-f", dir]);
-  assert.match(st.stdout, /stale\s+hosts\/ponkila-ephemeral-beta\/ethereum-jwt .*\n.*still readable by removed host ponkila-ephemeral-sigma → hearth secrets rekey/);
-  assert.match(st.stdout, /orphaned\s+hosts\/ponkila-ephemeral-sigma\/ssh-host-key/);
+  assert.match(st.stdout, /stale\s+fleet\/k3s-token .*\n.*still readable by removed host node3 → hearth secrets rekey/);
+  assert.match(st.stdout, /orphaned\s+hosts\/node3\/ssh-host-key/);
   const refused = h(["generate", dir]);
   assert.notEqual(refused.code, 0);
-  assert.match(refused.stderr, /ethereum-jwt.*is stale: still readable by removed host ponkila-ephemeral-sigma\n\s+hint: run `hearth secrets rekey`/);
+  assert.match(refused.stderr, /k3s-token.*is stale: still readable by removed host node3\n\s+hint: run `hearth secrets rekey`/);
 
   const r = h(["secrets", "rekey", "-f", dir, "-i", identity]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /re-encrypted secrets\/hosts\/ponkila-ephemeral-beta\/ethereum-jwt.age/);
+  assert.match(r.stdout, /re-encrypted secrets\/fleet\/k3s-token.age/);
   assert.equal(h(["generate", dir]).code, 0);
   const files = [...walk(join(dir, "secrets")), ...walk(join(dir, "flake/secrets"))].filter((f) => f.endsWith(".age"));
-  assert.ok(files.length >= 5);
-  for (const f of files) assert.notEqual(ageDecrypt(sigmaKey, f).status, 0, `${f} still opens with the removed host's key`);
-  // The old value may sit in sigma's RAM or git history: status says to rotate it.
-  assert.match(h(["secrets", "status", "-f", dir]).stdout, /was readable by removed host ponkila-ephemeral-sigma: rotate it \(hearth secrets generate --rotate hosts\/ponkila-ephemeral-beta\/ethereum-jwt\)/);
-  assert.equal(h(["secrets", "generate", "-f", dir, "--rotate", "hosts/ponkila-ephemeral-beta/ethereum-jwt"]).code, 0);
+  assert.ok(files.length >= 4);
+  for (const f of files) assert.notEqual(ageDecrypt(goneKey, f).status, 0, `${f} still opens with the removed host's key`);
+  // The old value may sit in node3's RAM or git history: status says to rotate it.
+  assert.match(h(["secrets", "status", "-f", dir]).stdout, /was readable by removed host node3: rotate it \(hearth secrets generate --rotate fleet\/k3s-token\)/);
+  assert.equal(h(["secrets", "generate", "-f", dir, "--rotate", "fleet/k3s-token"]).code, 0);
   assert.doesNotMatch(h(["secrets", "status", "-f", dir]).stdout, /was readable by/);
   const pruned = h(["secrets", "rekey", "-f", dir, "-i", identity, "--prune"]);
-  assert.match(pruned.stdout, /deleted secrets\/hosts\/ponkila-ephemeral-sigma\/ssh-host-key.age/);
-  assert.ok(!existsSync(join(dir, `secrets/hosts/${sigma}/ssh-host-key.age`)));
+  assert.match(pruned.stdout, /deleted secrets\/hosts\/node3\/ssh-host-key.age/);
+  assert.ok(!existsSync(join(dir, `secrets/hosts/${gone}/ssh-host-key.age`)));
 });
 
 test("rekey after adding an admin; a wrong identity or a corrupted file changes nothing", async () => {

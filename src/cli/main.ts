@@ -14,6 +14,7 @@ import { registerMesh } from "./mesh.js";
 import { registerServe } from "./serve.js";
 import { registerDeploy, registerDeployCommand } from "./deploy.js";
 import { registerInit, registerSecrets } from "./secrets.js";
+import { registerValidator } from "./validator.js";
 import { applyChanges, checkOutputDir, compareFiles, unifiedDiff } from "../node/apply-files.js";
 import { recordMeshAddresses } from "../node/fleet-plan.js";
 import { UserError } from "../node/errors.js";
@@ -195,6 +196,7 @@ program
   });
 
 registerSecrets(program);
+registerValidator(program);
 registerMesh(program);
 registerInit(program);
 registerServe(program);

@@ -71,3 +71,6 @@ export const read = (p: string) => readFileSync(p, "utf8");
 
 export const ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILeL0yNt4ihLjfN2C/jhnpl4w/LYBEHFCGTG8+jYyIrw admin@example";
 export const FLEET_YAML = `# a minimal fleet\nname: t\nadmins:\n  ops:\n    sshKeys: ["${ADMIN_KEY}"]\n`;
+
+/** age -d with an identity file (an admin's age identity or a host's OpenSSH key), as text. */
+export const ageDecrypt = (identity: string, file: string) => spawnSync("age", ["-d", "-i", identity, file], { encoding: "utf8" });

@@ -61,7 +61,7 @@
 // - Stopping: SIGTERM/SIGINT starts a graceful stop ("Stopping gracefully, use Ctrl+C again to
 //   force process exit"); a second signal forces the exit. stop() sends SIGTERM, SIGTERM again
 //   after 3 s and SIGKILL after 8 s.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -89,6 +89,34 @@ function kitHash(): string {
   return h.digest("hex");
 }
 
+/** What kills each child this module started that still runs (SIGKILL), by pid. */
+const live = new Map<number, () => void>();
+let hooked = false;
+const killLive = () => {
+  for (const kill of live.values()) kill();
+  live.clear();
+};
+/** Registers a running child; the test process kills it when it exits or is interrupted. Returns the unregister function. */
+function track(pid: number | undefined, kill: () => void): () => void {
+  if (pid === undefined) return () => {};
+  if (!hooked) {
+    hooked = true;
+    process.once("exit", killLive);
+    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+      process.once(sig, () => {
+        killLive();
+        if (process.listenerCount(sig) === 0) process.kill(process.pid, sig); // then the default action: exit
+      });
+  }
+  live.set(pid, kill);
+  return () => live.delete(pid);
+}
+const sigkill = (pid: number) => () => {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {}
+};
+
 /** Runs a command in its own process group with a hard timeout; stdout and stderr together in `out`. */
 const runCapture = (cmd: string, args: string[], opts: { cwd: string; timeoutMs: number; input?: string }) =>
   new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; stdout: string }>((resolve) => {
@@ -96,6 +124,7 @@ const runCapture = (cmd: string, args: string[], opts: { cwd: string; timeoutMs:
     let stdout = "";
     const child = spawn(cmd, args, { cwd: opts.cwd, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], detached: true, env: { ...process.env, npm_config_update_notifier: "false" } });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
+    const untrack = track(child.pid, sigkill(-child.pid!)); // the whole group: npm runs compilers
     const add = (b: Buffer) => {
       out += b.toString();
       if (out.length > 200_000) out = out.slice(-100_000);
@@ -113,10 +142,12 @@ const runCapture = (cmd: string, args: string[], opts: { cwd: string; timeoutMs:
     }, opts.timeoutMs);
     child.on("error", (e) => {
       clearTimeout(timer);
+      untrack();
       resolve({ code: -1, signal: null, out: `${out}\n${e.message}`, stdout });
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      untrack();
       resolve({ code, signal, out, stdout });
     });
   });
@@ -156,7 +187,7 @@ async function install(): Promise<{ bin: string; dir: string }> {
   const tmp = mkdtempSync(join(parent, `.lodestar-${LODESTAR_VERSION}.tmp-`));
   try {
     for (const f of ["package.json", "package-lock.json"]) copyFileSync(join(LODESTAR_KIT_SRC, f), join(tmp, f));
-    const r = await runCapture("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: tmp, timeoutMs: INSTALL_TIMEOUT_MS });
+    const r = await runCapture("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error", "--fetch-retry-mintimeout=5000", "--fetch-retry-maxtimeout=15000"], { cwd: tmp, timeoutMs: INSTALL_TIMEOUT_MS });
     if (r.code !== 0 || !existsSync(join(tmp, "node_modules/.bin/lodestar"))) {
       const tail = r.out.trim().split("\n").slice(-40).join("\n");
       if (NO_REGISTRY.test(r.out)) throw new LodestarKitUnavailable(`cannot install Lodestar ${LODESTAR_VERSION}: the npm registry is unreachable (npm ci in ${tmp}):\n${tail}`);
@@ -183,6 +214,8 @@ async function install(): Promise<{ bin: string; dir: string }> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A sleep that does not keep the test process alive (for races against an exit). */
+const sleepUnref = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref());
 const kitBin = () => join(lodestarKitDir(), "node_modules/.bin/lodestar");
 
 // ---------------------------------------------------------------------------------------------
@@ -285,20 +318,13 @@ export interface LodestarProcess {
 }
 
 const RING = 4000;
-const running = new Set<LodestarProcess & { child: ChildProcess }>();
-
-// A test run that dies leaves no Lodestar behind.
-process.once("exit", () => {
-  for (const p of running) {
-    try {
-      process.kill(-p.pid, "SIGKILL");
-    } catch {}
-  }
-});
+const running = new Set<LodestarProcess>();
 
 /**
- * Starts `lodestar <args>` (the kit's binary; call ensureLodestarKit() first) in its own process
- * group with `cwd`, capturing its output into a ring buffer and `<cwd>/<name>.log`.
+ * Starts `lodestar <args>` (the kit's binary; call ensureLodestarKit() first) in `cwd`, capturing
+ * its output into a ring buffer and `<cwd>/<name>.log`. It stays in the test's process group (a
+ * Ctrl-C reaches it too; Lodestar uses worker threads, no child processes) and is SIGKILLed when
+ * the test process exits or is interrupted.
  */
 export function startLodestar(args: string[], opts: { cwd: string; name: string; env?: Record<string, string>; bin?: string }): LodestarProcess {
   const bin = opts.bin ?? kitBin();
@@ -306,7 +332,7 @@ export function startLodestar(args: string[], opts: { cwd: string; name: string;
   mkdirSync(opts.cwd, { recursive: true });
   const logFile = join(opts.cwd, `${opts.name}.log`);
   writeFileSync(logFile, `$ lodestar ${args.join(" ")}\n`);
-  const child = spawn(bin, args, { cwd: opts.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: "", ...opts.env } });
+  const child = spawn(bin, args, { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: "", ...opts.env } });
   const ring: string[] = [];
   const waiters = new Set<(line: string) => void>();
   let exit: Exit | undefined;
@@ -339,10 +365,9 @@ export function startLodestar(args: string[], opts: { cwd: string; name: string;
   });
   const tail = (n = 60) => ring.slice(-n).join("\n");
   let stopping: Promise<Exit> | undefined;
-  const proc = {
-    child,
+  const proc: LodestarProcess = {
     name: opts.name,
-    pid: child.pid ?? -1,
+    pid: child.pid ?? 0,
     lines: () => ring.slice(),
     tail,
     exited,
@@ -376,14 +401,14 @@ export function startLodestar(args: string[], opts: { cwd: string; name: string;
     stop(): Promise<Exit> {
       stopping ??= (async () => {
         const signal = (s: NodeJS.Signals) => {
-          if (exit) return;
+          if (exit || proc.pid <= 0) return; // never signal pid -1 (every process) after a failed spawn
           try {
-            process.kill(-proc.pid, s);
+            process.kill(proc.pid, s);
           } catch {}
         };
         signal("SIGTERM");
         const t0 = Date.now();
-        const race = (ms: number) => Promise.race([exited, sleep(Math.max(0, ms - (Date.now() - t0)))]);
+        const race = (ms: number) => Promise.race([exited, sleepUnref(Math.max(0, ms - (Date.now() - t0)))]);
         await race(3_000);
         signal("SIGTERM"); // the first one sometimes only starts a graceful stop that never ends
         await race(8_000);
@@ -394,11 +419,9 @@ export function startLodestar(args: string[], opts: { cwd: string; name: string;
     },
   };
   running.add(proc);
+  const untrack = track(child.pid, sigkill(proc.pid));
   void exited.then(() => {
-    // a process that ended by itself no longer needs stopping, but its group might linger
-    try {
-      process.kill(-proc.pid, "SIGKILL");
-    } catch {}
+    untrack();
     running.delete(proc);
   });
   return proc;
@@ -685,7 +708,7 @@ export async function doppelgangerDetected(proc: LodestarProcess, timeoutMs: num
   await proc.waitFor(DOPPELGANGER_DETECTED, timeoutMs);
   const indicesLine = await proc.waitFor(DOPPELGANGER_INDICES, 2_000).catch(() => "");
   const indices = (DOPPELGANGER_INDICES.exec(indicesLine)?.[1] ?? "").split(",").map((s) => s.trim()).filter(Boolean).map(Number);
-  const exit = await Promise.race([proc.exited, sleep(15_000).then(() => undefined)]);
+  const exit = await Promise.race([proc.exited, sleepUnref(15_000)]);
   if (!exit) throw new Error(`${proc.name} detected a doppelganger but did not exit within 15 s:\n${proc.tail(30)}`);
   return { indices, publishedAttestations: proc.lines().some((l) => PUBLISHED_ATTESTATIONS.test(l)), exit };
 }

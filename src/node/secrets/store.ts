@@ -202,6 +202,30 @@ export async function setUserSecret(s: SecretsStore, name: string, value: Buffer
   return p;
 }
 
+/**
+ * Store a value the user brings for a planned, not generated secret (a validator's keystore and
+ * password, imported by `hearth validator import`); wipes `value`. The agenix rules are written
+ * by the caller once all are stored (writeRules).
+ */
+export async function storeProvided(s: SecretsStore, key: string, value: Buffer): Promise<PlannedSecret> {
+  const p = s.planned.find((x) => x.key === key);
+  if (!p || !p.userProvided) {
+    value.fill(0);
+    throw new SecretError(`no secret ${key} in this fleet's plan to store`);
+  }
+  requireAdmins(s);
+  const want = desiredRecipients(p, s.fleet, s.manifest);
+  if (want.waitingFor.length) {
+    value.fill(0);
+    throw new SecretError(`${p.key}: the SSH host key of ${want.waitingFor.join(", ")} is missing; run \`hearth secrets generate\` first`);
+  }
+  await store(s, p.key, p.kind, value, want.recipients, {});
+  return p;
+}
+
+/** Rewrite agenix's rules file for the store's plan. */
+export const writeRules = (s: SecretsStore) => writeAgenixRules(s);
+
 async function readPlain(s: SecretsStore, key: string, identities: LoadedIdentity[]): Promise<Buffer> {
   const file = fileOf(key);
   if (!s.files.has(file)) throw new SecretError(`${file} does not exist; \`hearth secrets generate\` creates it`);
