@@ -2,9 +2,10 @@
 # Installs the Debian packages the tests need when they are missing (fresh Debian machine, as root).
 set -euo pipefail
 need=()
-# command → Debian package that provides it
+# command → Debian package that provides it (g++, make, python3: the Lodestar kit's native addons, test/support/lodestar-kit.ts)
 for pair in nix-instantiate:nix-bin age:age age-keygen:age ssh-keygen:openssh-client wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping sqlite3:sqlite3 chromium:chromium /usr/sbin/sshd:openssh-server /usr/sbin/mkfs.btrfs:btrfs-progs /usr/sbin/cryptsetup:cryptsetup \
-  /usr/bin/qemu-system-x86_64:qemu-system-x86 /usr/bin/busybox:busybox-static /usr/sbin/dropbear:dropbear-bin /usr/bin/dropbearconvert:dropbear-bin /usr/sbin/kexec:kexec-tools /usr/bin/cpio:cpio xz:xz-utils zstd:zstd /usr/sbin/nft:nftables; do
+  /usr/bin/qemu-system-x86_64:qemu-system-x86 /usr/bin/busybox:busybox-static /usr/sbin/dropbear:dropbear-bin /usr/bin/dropbearconvert:dropbear-bin /usr/sbin/kexec:kexec-tools /usr/bin/cpio:cpio xz:xz-utils zstd:zstd /usr/sbin/nft:nftables \
+  g++:g++ make:make python3:python3; do
   cmd="${pair%%:*}"
   if [[ "$cmd" == /* ]]; then [ -x "$cmd" ] || need+=("${pair#*:}"); else command -v "$cmd" >/dev/null 2>&1 || need+=("${pair#*:}"); fi
 done

@@ -16,6 +16,7 @@ import { readStaticNix } from "../src/node/fleet-dir.js";
 import { CLIENT_FLAGS, parseArgs } from "../src/core/services/ethereum/flags.js";
 import { DEFAULT_CHECKPOINT, DEFAULT_RELAYS, SERVICE_UIDS } from "../src/core/services/ethereum/common.js";
 import { KINDS_BY_ROLE } from "../src/core/services/registry.js";
+import { SLASHING } from "../src/core/validators/slashing.js";
 import type { Issue } from "../src/core/validate/issues.js";
 import { ADMIN_KEY } from "./support/fleet.js";
 import { UPSTREAM } from "./support/nixos-eval.js";
@@ -133,6 +134,18 @@ describe("every flag hearth emits, for every combination of settings, is one the
           assert.deepEqual(parseArgs("mev-boost", "mev-boost", mb.processes[0]!.args).problems, []);
         }
   });
+});
+
+test("slashing-protection export and import command lines of every validator client are ones it has", () => {
+  for (const client of CLIENTS("validator")) {
+    const cmds = SLASHING[client]!;
+    const o = { dataDir: "/var/lib/x", network: "mainnet", file: "/run/hearth-move/f.json", pubkeys: [PK(1), PK(2)], beaconNodes: ["http://127.0.0.1:5052"] };
+    for (const c of [cmds.exportCmd(o), cmds.importCmd(o)]) {
+      const r = parseArgs(client, c.binary, c.args);
+      assert.deepEqual(r.problems.map((p) => p.message), [], `${client}: ${c.binary} ${c.args.join(" ")}`);
+      assert.match(r.command, /slashing/, `${client}: ${r.command}`);
+    }
+  }
 });
 
 describe("every combination of clients validates and generates", () => {

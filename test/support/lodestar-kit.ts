@@ -63,7 +63,7 @@
 //   after 3 s and SIGKILL after 8 s.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../src/node/fleet-dir.js";
 
@@ -117,12 +117,22 @@ const sigkill = (pid: number) => () => {
   } catch {}
 };
 
+// Network settings an outer `npm test` passes down that the inner npm should keep; every other
+// lowercase npm_* variable it exports (npm_config_allow_scripts, npm_config_prefix, npm_package_*,
+// npm_lifecycle_*) describes hearth's own project and is dropped.
+const NPM_KEEP = /^npm_config_(registry|@.*:registry|proxy|https_proxy|http_proxy|noproxy|no_proxy|cafile|ca|strict_ssl|cache|userconfig|globalconfig|fetch_.*)$/;
+const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("npm_") || NPM_KEEP.test(k)) env[k] = v;
+  return { ...env, npm_config_update_notifier: "false", ...extra };
+};
+
 /** Runs a command in its own process group with a hard timeout; stdout and stderr together in `out`. */
 const runCapture = (cmd: string, args: string[], opts: { cwd: string; timeoutMs: number; input?: string }) =>
   new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; stdout: string }>((resolve) => {
     let out = "";
     let stdout = "";
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], detached: true, env: { ...process.env, npm_config_update_notifier: "false" } });
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"], detached: true, env: childEnv() });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     const untrack = track(child.pid, sigkill(-child.pid!)); // the whole group: npm runs compilers
     const add = (b: Buffer) => {
@@ -184,6 +194,11 @@ async function install(): Promise<{ bin: string; dir: string }> {
 
   const parent = join(dir, "..");
   mkdirSync(parent, { recursive: true });
+  // Leftovers of installs that were killed (older than any install may take).
+  for (const e of readdirSync(parent)) {
+    const p = join(parent, e);
+    if (e.startsWith(`.lodestar-${LODESTAR_VERSION}.tmp-`) && Date.now() - statSync(p).mtimeMs > 2 * INSTALL_TIMEOUT_MS) rmSync(p, { recursive: true, force: true });
+  }
   const tmp = mkdtempSync(join(parent, `.lodestar-${LODESTAR_VERSION}.tmp-`));
   try {
     for (const f of ["package.json", "package-lock.json"]) copyFileSync(join(LODESTAR_KIT_SRC, f), join(tmp, f));
@@ -223,7 +238,7 @@ const kitBin = () => join(lodestarKitDir(), "node_modules/.bin/lodestar");
 
 export type InteropKeystore = { index: number; pubkey: string; file: string };
 
-/** Iterations of the PBKDF2 key derivation in test keystores (EIP-2335 allows any; the default 262144 takes ~0.3 s a key). */
+/** Iterations of the PBKDF2 key derivation in test keystores (EIP-2335 sets no minimum; the library default 262144 only slows tests). */
 const TEST_PBKDF2_C = 4096;
 
 // Runs inside the kit directory (node -e resolves bare imports from the working directory), so the
@@ -305,7 +320,7 @@ export interface LodestarProcess {
   readonly pid: number;
   /** The last log lines (stdout and stderr, colours removed), oldest first. */
   lines(): string[];
-  /** The log so far as one string (for failure messages). */
+  /** The last `n` (default 60) log lines as one string (for failure messages). */
   tail(n?: number): string;
   /** The first line (buffered or future) matching `re`; rejects on timeout or if the process exits first. */
   waitFor(re: RegExp, timeoutMs: number): Promise<string>;
@@ -332,7 +347,7 @@ export function startLodestar(args: string[], opts: { cwd: string; name: string;
   mkdirSync(opts.cwd, { recursive: true });
   const logFile = join(opts.cwd, `${opts.name}.log`);
   writeFileSync(logFile, `$ lodestar ${args.join(" ")}\n`);
-  const child = spawn(bin, args, { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: "", ...opts.env } });
+  const child = spawn(bin, args, { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"], env: childEnv({ NODE_OPTIONS: "", ...opts.env }) });
   const ring: string[] = [];
   const waiters = new Set<(line: string) => void>();
   let exit: Exit | undefined;
@@ -372,7 +387,8 @@ export function startLodestar(args: string[], opts: { cwd: string; name: string;
     tail,
     exited,
     exit: () => exit,
-    waitFor(re: RegExp, timeoutMs: number): Promise<string> {
+    waitFor(pattern: RegExp, timeoutMs: number): Promise<string> {
+      const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, "")); // test() of a /g regex is stateful
       const hit = ring.find((l) => re.test(l));
       if (hit !== undefined) return Promise.resolve(hit);
       return new Promise<string>((resolve, reject) => {

@@ -137,7 +137,12 @@ export function parseArgs(client: string, binary: string, argv: string[]): Parse
   const problems: FlagProblem[] = [];
   const seen = new Map<string, ParsedFlag>();
   const version = `${client} ${CLIENT_FLAGS[client]!.version}`;
-  for (let i = cmd.words; i < argv.length; i++) {
+  // The interchange file of Lighthouse's and Nimbus' slashing-protection import/export is a
+  // positional argument (clap, confutils); no other command hearth runs takes one.
+  let first = cmd.words;
+  if (/\b(slashing-protection|slashingdb) (import|export)$/.test(cmd.command) && client !== "lodestar" && client !== "teku")
+    while (first < argv.length && !argv[first]!.startsWith("-")) first++;
+  for (let i = first; i < argv.length; i++) {
     const at = i;
     const token = argv[i]!;
     if (!token.startsWith("-") || token === "-" || token === "--") {
