@@ -16,7 +16,7 @@ import { readStaticNix } from "../src/node/fleet-dir.js";
 import { CLIENT_FLAGS, parseArgs } from "../src/core/services/ethereum/flags.js";
 import { DEFAULT_CHECKPOINT, DEFAULT_RELAYS, SERVICE_UIDS } from "../src/core/services/ethereum/common.js";
 import { KINDS_BY_ROLE } from "../src/core/services/registry.js";
-import { SLASHING } from "../src/core/validators/slashing.js";
+import { coverageProblems, interchangeFor, SLASHING } from "../src/core/validators/slashing.js";
 import type { Issue } from "../src/core/validate/issues.js";
 import { ADMIN_KEY } from "./support/fleet.js";
 import { UPSTREAM } from "./support/nixos-eval.js";
@@ -323,5 +323,34 @@ describe("the defects found against the clients' source stay fixed", () => {
       assert.ok(h.meshFirewall.udp.includes(8472) && h.meshFirewall.tcp.includes(10250), h.name);
       assert.ok(!h.firewall.udp.includes(8472));
     }
+  });
+});
+
+describe("slashing-protection interchange (EIP-3076) as hearth moves it", () => {
+  const root = "0x" + "11".repeat(32);
+  const entry = (pk: string, targets: number[], slots: number[] = []) => ({ pubkey: pk, signed_blocks: slots.map((s) => ({ slot: String(s) })), signed_attestations: targets.map((t) => ({ source_epoch: String(t - 1), target_epoch: String(t) })) });
+  const file = (data: unknown[]) => JSON.stringify({ metadata: { interchange_format_version: "5", genesis_validators_root: root }, data });
+
+  test("keeps the moved keys' entries only, drops Lodestar's extra entries, refuses what is not version 5 or lacks a moved key", () => {
+    const text = file([entry(PK(1), [3, 4]), entry(PK(2), [5]), { pubkey: "GENESIS_TIME", signed_blocks: [], signed_attestations: [] }]);
+    const i = interchangeFor(text, [PK(1)]);
+    assert.deepEqual(i.data.map((d) => d.pubkey), [PK(1)]);
+    assert.throws(() => interchangeFor(text, [PK(3)]), /no history for 0x03/);
+    assert.throws(() => interchangeFor(text.replace('"5"', '"3"'), [PK(1)]), /is not "5"/);
+    // Lodestar 1.5.1's export: the draft's version 4 "complete" format, same data.
+    const v4 = JSON.parse(text);
+    v4.metadata = { interchange_format: "complete", interchange_format_version: "4", genesis_validators_root: root };
+    assert.equal(interchangeFor(JSON.stringify(v4), [PK(1)]).metadata.interchange_format_version, "5");
+    assert.throws(() => interchangeFor(JSON.stringify({ ...v4, metadata: { ...v4.metadata, interchange_format: "minimal" } }), [PK(1)]), /is not "5"/);
+    assert.throws(() => interchangeFor(file([{ ...entry(PK(1), [3]), signed_attestations: [{ source_epoch: "9", target_epoch: "3" }] }]), [PK(1)]), /source is after its target/);
+  });
+
+  test("the new client must protect at least up to what the old one signed, on the same chain", () => {
+    const before = interchangeFor(file([entry(PK(1), [3, 7], [40])]), [PK(1)]);
+    assert.deepEqual(coverageProblems(before, interchangeFor(file([entry(PK(1), [7], [40])]), [PK(1)])), []);
+    assert.match(coverageProblems(before, interchangeFor(file([entry(PK(1), [6], [40])]), [PK(1)]))[0]!, /protects up to epoch 6.*signed up to epoch 7/);
+    assert.match(coverageProblems(before, interchangeFor(file([entry(PK(1), [7], [39])]), [PK(1)]))[0]!, /slot 39.*slot 40/);
+    const other = interchangeFor(file([entry(PK(1), [7], [40])]).replace(root, "0x" + "22".repeat(32)), [PK(1)]);
+    assert.match(coverageProblems(before, other)[0]!, /another chain/);
   });
 });

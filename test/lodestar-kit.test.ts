@@ -55,7 +55,7 @@ describe("Lodestar 1.5.1 kit: dev chain, validator clients, doppelganger, slashi
     try {
       await ensureLodestarKit();
     } catch (e) {
-      if (e instanceof LodestarKitUnavailable) skip = `the Lodestar kit cannot be installed: ${e.message.split("\n")[0]}`;
+      if (e instanceof LodestarKitUnavailable) skip = e.message.split("\n")[0];
       else throw e;
     }
     dir = mkdtempSync(join(tmpdir(), "hearth-lodestar-"));
@@ -120,10 +120,14 @@ describe("Lodestar 1.5.1 kit: dev chain, validator clients, doppelganger, slashi
     const head = await headSlot(chain.url);
     // Liveness ("seen on gossip or in a block", only for epochs next to the current one) agrees.
     const liveEpoch = Math.max(...found.values());
-    if (liveEpoch >= Math.floor(head / slotsPerEpoch) - 1) {
+    const epochSeconds = slotsPerEpoch * secondsPerSlot;
+    const intoEpoch = Date.now() / 1000 - chain.genesisTime;
+    const clockEpoch = Math.floor(intoEpoch / epochSeconds);
+    if (liveEpoch >= clockEpoch - 1 && intoEpoch % epochSeconds < epochSeconds - 3) {
       const live = await liveness(chain.url, [6, 7], liveEpoch);
       assert.deepEqual([...live].sort(), [[6, true], [7, true]], `liveness in epoch ${liveEpoch} at slot ${head}`);
-    }
+      t.diagnostic(`liveness agrees for epoch ${liveEpoch}`);
+    } else t.diagnostic(`liveness not checked: epoch ${liveEpoch} is too far behind the clock (epoch ${clockEpoch})`);
   });
 
   test("a second client with the same keys and doppelganger protection detects them and stops without signing", async (t) => {

@@ -16,15 +16,22 @@
 // - Beacon API: /eth/v1/node/{health,syncing,version}, /eth/v1/beacon/genesis,
 //   /eth/v1/beacon/headers/head, /eth/v1/beacon/states/{id}/{finality_checkpoints,fork,validators,
 //   validator_balances,committees}, /eth/v2/beacon/blocks/{id}, /eth/v1/beacon/blocks/{id}/attestations,
-//   /eth/v1/config/spec. NOT served: POST /eth/v1/validator/liveness/{epoch} (404) and the debug
-//   state routes (/eth/v{1,2}/debug/beacon/states/head, 404).
+//   /eth/v1/config/spec. NOT served: POST /eth/v1/validator/liveness/{epoch} (404); the debug
+//   routes (/eth/v{1,2}/debug/beacon/states/head, 404) are off by default (default namespaces in
+//   beacon-node/lib/api/rest/index.js; `--rest.namespace debug` would add them, not tried here).
 //   Quirks: several ids go as repeated query parameters (`?id=6&id=7`); a comma list `?id=6,7`
 //   silently answers `{"data":[]}`. Liveness is `GET /eth/v1/validator/liveness?indices=6&indices=7&epoch=E`
 //   (api/lib/beacon/routes/validator.js), only for epochs current-1..current+1, and means "seen on
 //   gossip or in a block", not "included". The committees route swaps its fields
 //   (beacon-node/lib/api/impl/beacon/state/index.js getEpochCommittees iterates the shuffling's
 //   [slot][committee] array as [committee][slot]): `index` holds the slot's offset in the epoch and
-//   `slot` the committee index. attesterDuties() below undoes that.
+//   `slot` the committee index. attesterDuties() below undoes that. States before the finalized
+//   checkpoint are not served ("No state found for id '8'", or 400 "No cached state available"
+//   for genesis) and a state only knows the committees of its previous, current and next epoch,
+//   so attestedIn() can judge epochs from about finalizedEpoch() - 1 on; blocks stay available.
+//   Proof of inclusion (attestedIn): the validator's committee and position from the committees
+//   route, then an aggregate with its bit set in a canonical block up to the end of the next epoch
+//   (phase0 inclusion window), from /eth/v1/beacon/blocks/{slot}/attestations (404 = empty slot).
 // - Validator client keys, both tried here and both working for unattended start:
 //   `--importKeystores DIR_OR_FILE... --importKeystoresPassword FILE` (every *.json under DIR except
 //   deposit_data-*.json, one password for all), or no key flags at all and the layout
@@ -41,15 +48,16 @@
 //   full epoch without liveness is seen. When the keys are live elsewhere it logs (error level,
 //   one multi-line entry) "Doppelganger(s) detected ... running a duplicate or overlapping
 //   validator client 6, 7" then "Process shutdown requested  Doppelganger(s) detected", sends
-//   itself SIGINT and EXITS WITH CODE 0 about 1.5 epochs (about 25 s at 2 s slots) after start.
-//   Tell it from a normal stop by DOPPELGANGER_DETECTED, not by the exit code.
+//   itself SIGINT and EXITS WITH CODE 0, at the end of the epoch after the one it started in
+//   (19 to 31 s after start at 2 s slots, measured). Tell it from a normal stop by
+//   DOPPELGANGER_DETECTED (doppelgangerDetected()), not by the exit code.
 // - Slashing protection (cmds/validator/slashingProtection/{index,options,export,import}.js):
 //   `lodestar validator slashing-protection export|import --file F.json` plus the global
 //   `--network dev` (options/globalOptions.js), `--params.SECONDS_PER_SLOT 2` (options/paramsOptions.js,
 //   one hidden `--params.<NAME>` per chain config key), `--dataDir V` (options/globalOptions.js;
 //   the database is V/validator-db, cmds/validator/paths.js) and `--beaconNodes URL`
-//   (slashingProtection/options.js). Run it with that validator client stopped (LevelDB lock:
-//   "Database is not open"). It needs the genesis validators root: from the database if a
+//   (slashingProtection/options.js). Run it with that validator client stopped (the kit README:
+//   "Database is not open" otherwise; LevelDB allows one process). It needs the genesis validators root: from the database if a
 //   validator client ran there, else it asks --beaconNodes (default http://127.0.0.1:9596; without
 //   a reachable node it fails with ECONNREFUSED), so always pass --beaconNodes. The export is the
 //   OLD pre-final format {"metadata":{"interchange_format":"complete","interchange_format_version":"4",...}},
@@ -205,7 +213,8 @@ async function install(): Promise<{ bin: string; dir: string }> {
     const r = await runCapture("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error", "--fetch-retry-mintimeout=5000", "--fetch-retry-maxtimeout=15000"], { cwd: tmp, timeoutMs: INSTALL_TIMEOUT_MS });
     if (r.code !== 0 || !existsSync(join(tmp, "node_modules/.bin/lodestar"))) {
       const tail = r.out.trim().split("\n").slice(-40).join("\n");
-      if (NO_REGISTRY.test(r.out)) throw new LodestarKitUnavailable(`cannot install Lodestar ${LODESTAR_VERSION}: the npm registry is unreachable (npm ci in ${tmp}):\n${tail}`);
+      const unreachable = NO_REGISTRY.exec(r.out);
+      if (unreachable) throw new LodestarKitUnavailable(`cannot install Lodestar ${LODESTAR_VERSION}: the npm registry is unreachable (${unreachable[1]})\n${tail}`);
       throw new Error(`npm ci of the Lodestar ${LODESTAR_VERSION} kit failed (exit ${r.code ?? r.signal}; native addons need g++, make, python3):\n${tail}`);
     }
     const v = await runCapture(join(tmp, "node_modules/.bin/lodestar"), ["--version"], { cwd: tmp, timeoutMs: 60_000 });
@@ -539,14 +548,28 @@ export type AttesterDuty = { index: number; slot: number; committeeIndex: number
 
 /**
  * Where each validator attests in `epoch`: slot, committee and its position in the committee,
- * from /eth/v1/beacon/states/{id}/committees (head state for epochs next to the head, else the
- * state at the epoch's first slot). Handles Lodestar 1.5.1's swapped `index`/`slot` fields.
+ * from /eth/v1/beacon/states/{id}/committees. A state answers for its previous, current and next
+ * epoch only, and Lodestar 1.5.1 serves no state before the finalized checkpoint ("No state found
+ * for id"), so this works from about finalizedEpoch() - 1 on (the last 3 to 4 epochs of a healthy
+ * dev chain); older epochs throw. Handles Lodestar 1.5.1's swapped `index`/`slot` fields.
  */
 export async function attesterDuties(url: string, indices: number[], epoch: number): Promise<Map<number, AttesterDuty>> {
   const { slotsPerEpoch } = await chainSpec(url);
   const headEpoch = Math.floor((await headSlot(url)) / slotsPerEpoch);
-  const stateId = Math.abs(headEpoch - epoch) <= 1 ? "head" : String(epoch * slotsPerEpoch);
-  const r = await apiOk<{ data: { index: string; slot: string; validators: string[] }[] }>(url, `/eth/v1/beacon/states/${stateId}/committees?epoch=${epoch}`);
+  type Committees = { data: { index: string; slot: string; validators: string[] }[] };
+  let r: Committees | undefined;
+  const errors: string[] = [];
+  // The head state, else a state of the next epoch (the one asked is its previous), else of the epoch itself.
+  const stateIds = Math.abs(headEpoch - epoch) <= 1 ? ["head"] : [String((epoch + 1) * slotsPerEpoch), String(epoch * slotsPerEpoch)];
+  for (const id of stateIds) {
+    try {
+      r = await apiOk<Committees>(url, `/eth/v1/beacon/states/${id}/committees?epoch=${epoch}`);
+      break;
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  if (!r) throw new Error(`the committees of epoch ${epoch} are no longer available (head epoch ${headEpoch}; Lodestar 1.5.1 keeps no state before the finalized checkpoint):\n${errors.join("\n")}`);
   const start = epoch * slotsPerEpoch;
   const entries = r.data.map((c) => ({ index: Number(c.index), slot: Number(c.slot), validators: c.validators.map(Number) }));
   const standard = entries.every((c) => c.slot >= start && c.slot < start + slotsPerEpoch);
@@ -624,7 +647,16 @@ export async function waitForAttestation(url: string, indices: number[], opts: {
       for (const i of indices) {
         if (found.has(i)) continue;
         for (let e = Math.max(from, (checked.get(i) ?? from - 1) + 1); e <= headEpoch; e++) {
-          if (await attestedIn(url, i, e, cache)) {
+          let yes: boolean;
+          try {
+            yes = await attestedIn(url, i, e, cache);
+          } catch (err) {
+            if (!/no longer available/.test((err as Error).message)) throw err;
+            lastError = (err as Error).message.split("\n")[0]!; // an epoch before the finalized checkpoint: cannot tell
+            checked.set(i, e);
+            continue;
+          }
+          if (yes) {
             found.set(i, e);
             break;
           }
@@ -706,7 +738,7 @@ export function startValidatorClient(opts: {
   return startLodestar(args, { cwd: opts.dataDir, name: opts.name });
 }
 
-/** The validator client's log once its keys are loaded: "2 local keystores" (also "N keystores imported"). */
+/** The validator client's log once its keys are loaded, with either key source: "info: 2 local keystores" (count in group 1). */
 export const KEYS_LOADED = /info: (\d+) local keystores\s*$/;
 /** A validator client published attestations (its own log). */
 export const PUBLISHED_ATTESTATIONS = /Published attestations slot=(\d+)/;

@@ -5,7 +5,7 @@
 // The commands, from each client's source at the pinned version (data/client-flags/REPORT-*.md):
 //   lighthouse  lighthouse account validator slashing-protection export FILE --datadir D --network N [--pubkeys a,b]
 //               (account_manager/src/validator/slashing_protection.rs; the VC's DB is D/validators/slashing_protection.sqlite)
-//   lodestar    lodestar validator slashing-protection export --file F --dataDir D --network N [--pubkeys …]
+//   lodestar    lodestar validator slashing-protection export --file F --dataDir D --network N --beaconNodes URL
 //               (cmds/validator/slashingProtection/{export,import,options}.js; run with the VC stopped)
 //   teku        teku slashing-protection export --data-path D --to F / import --from F
 //               (teku/.../subcommand/slashingprotection/{Export,Import}Command.java)
@@ -32,7 +32,8 @@ export const SLASHING: Record<string, ClientCommands> = {
     importCmd: (o) => ({ binary: "lighthouse", args: ["account", "validator", "slashing-protection", "import", o.file, "--datadir", o.dataDir, "--network", o.network] }),
   },
   lodestar: {
-    exportCmd: (o) => ({ binary: "lodestar", args: ["validator", "slashing-protection", "export", "--network", o.network, "--dataDir", o.dataDir, "--beaconNodes", o.beaconNodes.join(","), "--file", o.file, ...o.pubkeys.flatMap((p) => ["--pubkeys", p])] }),
+    // Every key's history: 1.5.1 has no --pubkeys (1.40 does); hearth keeps the moved keys' part.
+    exportCmd: (o) => ({ binary: "lodestar", args: ["validator", "slashing-protection", "export", "--network", o.network, "--dataDir", o.dataDir, "--beaconNodes", o.beaconNodes.join(","), "--file", o.file] }),
     importCmd: (o) => ({ binary: "lodestar", args: ["validator", "slashing-protection", "import", "--network", o.network, "--dataDir", o.dataDir, "--beaconNodes", o.beaconNodes.join(","), "--file", o.file] }),
   },
   teku: {
@@ -76,7 +77,11 @@ export function interchangeFor(text: string, pubkeys: string[], fresh: Set<strin
   } catch {
     throw new InterchangeError("the export is not JSON");
   }
-  if (j?.metadata?.interchange_format_version !== "5") throw new InterchangeError(`interchange_format_version ${JSON.stringify(j?.metadata?.interchange_format_version)} is not "5" (EIP-3076)`);
+  // Version 5 is EIP-3076's final format; Lodestar 1.5.1 still exports the draft's version 4
+  // "complete" format, whose data has the same shape (and every client hearth runs imports both).
+  const version = j?.metadata?.interchange_format_version;
+  if (version !== "5" && !(version === "4" && j?.metadata?.interchange_format === "complete"))
+    throw new InterchangeError(`interchange_format_version ${JSON.stringify(version)} is not "5" (EIP-3076), nor the draft's "4" complete format`);
   const root = j.metadata.genesis_validators_root;
   if (typeof root !== "string" || !/^0x[0-9a-f]{64}$/i.test(root)) throw new InterchangeError("genesis_validators_root is missing or not 32 bytes of hex");
   if (!Array.isArray(j.data)) throw new InterchangeError("data is not a list");
