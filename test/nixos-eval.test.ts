@@ -12,6 +12,7 @@ import { evalHost, evalValue, problems } from "./support/nixos-eval.js";
 import { spawnSync } from "node:child_process";
 import { validateFleetDir } from "../src/node/fleet-dir.js";
 import { FORMATS, formatsOf } from "../src/core/features/formats.js";
+import { keystore } from "./support/keystore.js";
 
 async function generated(example: string): Promise<{ fleet: string; flake: string }> {
   const { dir } = await readyExample(example);
@@ -115,4 +116,49 @@ test("the flake carries a NixOS VM test per host (checks.<system>.<host>-boots) 
     assert.deepEqual(t.specialArgs, ["inputs"], "the host's modules get the flake inputs, as in nixosConfigurations");
     assert.match(t.testScript, new RegExp(`wait_for_unit\\("multi-user.target"\\)[\\s\\S]*= ${host}`));
   }
+});
+
+test("validator clients with imported keys evaluate: fixed uids, agenix paths in the client's layout, pre-start steps bash parses", async () => {
+  const { dir } = await readyExample("homestaking");
+  // sigma: a Prysm validator (wallet made before start); beta: a Lodestar one (stale locks removed); alpha's beacon node: Nimbus (trusted node sync once).
+  const edit = (host: string, f: (t: string) => string) => writeFileSync(join(dir, `hosts/${host}.yaml`), f(readFileSync(join(dir, `hosts/${host}.yaml`), "utf8")));
+  const fee = '"0x00000000219ab540356cBB839Cbe05303d7705Fa"';
+  edit("ponkila-ephemeral-sigma", (t) => t + `  validator:\n    client: prysm\n    dataDir: /var/mnt/lighthouse/prysm-validator\n    feeRecipient: ${fee}\n`);
+  edit("ponkila-ephemeral-beta", (t) => t.replace(/^services:\n/m, `services:\n  validator:\n    client: lodestar\n    dataDir: /var/mnt/lighthouse/lodestar-validator\n    feeRecipient: ${fee}\n`));
+  edit("kaakkuri-ephemeral-alpha", (t) => t.replace(/(consensus:\n\s+client:) lighthouse/, "$1 nimbus"));
+  assert.equal(hearth(["secrets", "generate", "-f", dir]).code, 0);
+  const kdir = tempDir();
+  for (const [host, n] of [["ponkila-ephemeral-sigma", 0], ["ponkila-ephemeral-beta", 1]] as const) {
+    const k = keystore("pw");
+    writeFileSync(join(kdir, `k${n}.json`), k.json);
+    const r = hearth(["validator", "import", join(kdir, `k${n}.json`), "--host", host, "-f", dir], { input: "pw\n" });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const flake = join(tempDir(), "flake");
+  const g = hearth(["generate", dir, "-o", flake]);
+  assert.equal(g.code, 0, g.stderr);
+  for (const host of ["ponkila-ephemeral-sigma", "ponkila-ephemeral-beta", "kaakkuri-ephemeral-alpha"]) assert.deepEqual(problems(evalHost(flake, host)), [], host);
+
+  // lib.escapeShellArg quotes only what needs quoting; compare without the quotes.
+  const unquoted = (t: string) => t.replace(/'/g, "");
+  const prysm = evalValue(flake, "ponkila-ephemeral-sigma", "config.systemd.services.prysm-validator.preStart") as string;
+  assert.match(unquoted(prysm), /^test -e \/var\/mnt\/lighthouse\/prysm-validator\/wallet\/direct \|\| \/nix\/store\/[^ ]+\/bin\/validator wallet create /m);
+  assert.match(unquoted(prysm), /bin\/validator accounts import .*--account-password-file \/var\/mnt\/lighthouse\/prysm-validator\/import-secrets\/0x/);
+  const lodestar = evalValue(flake, "ponkila-ephemeral-beta", "config.systemd.services.lodestar-validator.preStart") as string;
+  assert.equal(unquoted(lodestar).trim(), "rm -f -- /var/mnt/lighthouse/lodestar-validator/keystores/*/voting-keystore.json.lock");
+  assert.ok(!lodestar.includes("'*"), "the glob stays unquoted");
+  const nimbus = evalValue(flake, "kaakkuri-ephemeral-alpha", "config.systemd.services.nimbus.preStart") as string;
+  assert.match(unquoted(nimbus), /test -e \/var\/mnt\/lighthouse\/db \|\| .*bin\/nimbus_beacon_node trustedNodeSync --network=mainnet/);
+  for (const script of [prysm, lodestar, nimbus]) {
+    const f = join(tempDir(), "pre-start.sh");
+    writeFileSync(f, script);
+    const r = spawnSync("bash", ["-n", f], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  assert.equal(evalValue(flake, "ponkila-ephemeral-sigma", "config.users.users.prysm-validator.uid"), 831);
+  assert.equal(evalValue(flake, "ponkila-ephemeral-beta", "config.users.groups.lodestar-validator.gid"), 834);
+  const secret = evalValue(flake, "ponkila-ephemeral-beta", "config.age.secrets") as Record<string, { path: string; owner: string }>;
+  const ks = Object.values(secret).find((s) => s.path.endsWith("/voting-keystore.json"))!;
+  assert.match(ks.path, /^\/var\/mnt\/lighthouse\/lodestar-validator\/keystores\/0x[0-9a-f]{96}\/voting-keystore\.json$/);
+  assert.equal(ks.owner, "lodestar-validator");
 });

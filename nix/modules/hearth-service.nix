@@ -36,6 +36,11 @@ in
               args = mkOption { type = types.listOf types.str; default = [ ]; description = "Arguments."; };
               unless = mkOption { type = types.nullOr types.str; default = null; description = "Skip when this path exists."; };
               creates = mkOption { type = types.nullOr types.str; default = null; description = "Touched after the command succeeded."; };
+              removeStale = mkOption {
+                type = types.nullOr (types.submodule { options = { dir = mkOption { type = types.str; }; name = mkOption { type = types.str; }; }; });
+                default = null;
+                description = "Instead of a command: remove <dir>/*/<name>, files only a crashed run of this unit leaves.";
+              };
             };
           });
         };
@@ -55,6 +60,7 @@ in
       wants = [ "network-online.target" ] ++ s.after;
       unitConfig.RequiresMountsFor = s.dataDirs;
       preStart = lib.concatMapStrings (p:
+        if p.removeStale != null then "rm -f -- ${lib.escapeShellArg p.removeStale.dir}/*/${lib.escapeShellArg p.removeStale.name}\n" else
         let
           cmd = "${s.package}/bin/${if p.binary != null then p.binary else s.binary} ${lib.escapeShellArgs p.args}";
           run = if p.creates != null then "{ ${cmd} && touch ${lib.escapeShellArg p.creates}; }" else cmd;

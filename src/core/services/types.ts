@@ -87,8 +87,13 @@ export interface ProcessSpec {
   preStart?: PreStartStep[];
 }
 
-/** One command before a service starts: `test -e unless || { binary args && touch creates; }`. */
+/**
+ * One command before a service starts: `test -e unless || { binary args && touch creates; }`;
+ * or, with `removeStale`, `rm -f` of files named `<name>` one level below `<dir>` that only a crashed run of
+ * this same unit can have left (systemd runs one instance of a unit at a time).
+ */
 export interface PreStartStep {
+  removeStale?: { dir: string; name: string };
   /** Binary of the service's package (default: the service's own). */
   binary?: string;
   args: string[];

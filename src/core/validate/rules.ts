@@ -210,7 +210,7 @@ function flagRules(name: string, svcs: PlannedService[], report: Report) {
         } else
           report(name, ["services", s.role], "error", `hearth made a command line ${s.kind.id} ${CLIENT_FLAGS[s.kind.id]!.version} refuses (a bug in hearth): ${problem.message}`, "report it; meanwhile choose another client");
       }
-      for (const step of p.preStart ?? [])
+      for (const step of (p.preStart ?? []).filter((x) => !x.removeStale))
         for (const problem of parseArgs(s.kind.id, step.binary ?? p.binary, step.args).problems)
           report(name, ["services", s.role], "error", `hearth made a start-up command ${s.kind.id} refuses (a bug in hearth): ${problem.message}`, "report it; meanwhile choose another client");
     }

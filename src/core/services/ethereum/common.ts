@@ -215,7 +215,7 @@ export function serviceOptions(p: ProcessSpec, opts: { jwt?: boolean } = {}): Ni
           supplementaryGroups: opts.jwt ? [JWT_GROUP] : [],
           ...(SERVICE_UIDS[p.user] !== undefined ? { uid: SERVICE_UIDS[p.user]! } : {}),
           ...(p.preStart?.length
-            ? { preStart: p.preStart.map((x) => ({ args: x.args, ...(x.binary ? { binary: x.binary } : {}), ...(x.unless ? { unless: x.unless } : {}), ...(x.creates ? { creates: x.creates } : {}) })) }
+            ? { preStart: p.preStart.map((x) => ({ args: x.args, ...(x.binary ? { binary: x.binary } : {}), ...(x.unless ? { unless: x.unless } : {}), ...(x.creates ? { creates: x.creates } : {}), ...(x.removeStale ? { removeStale: x.removeStale } : {}) })) }
             : {}),
         },
       },
