@@ -70,6 +70,8 @@ describe("web UI in Chromium", { skip: (!existsSync(CHROMIUM) && "needs /usr/bin
     await page.getByTestId("review").click();
     const diff = page.getByTestId("diff");
     await diff.waitFor();
+    // The review shows "computing the diff…" until the server's dry run answers.
+    await page.waitForFunction(() => /\+\s*http: 5053/.test(document.querySelector("[data-testid=diff]")?.textContent ?? ""), undefined, { timeout: 30_000 }).catch(() => {});
     assert.match(await diff.innerText(), /\+\s*http: 5053/);
     assert.equal(readFileSync(file, "utf8"), original, "nothing written before Save");
     await page.getByTestId("save").click();
