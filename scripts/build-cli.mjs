@@ -3,10 +3,29 @@
 // while it is newer than every file under src/, and the TypeScript through tsx otherwise.
 import { build } from "esbuild";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+// The client flag lists (data/client-flags/*.json) carry their provenance per flag (declared
+// at, Java type, env var, notes); the CLI needs only what its parser reads. Keeping the rest out
+// of the bundle keeps `hearth validate` from parsing half a megabyte it never uses.
+const KEEP = ["value", "values", "aliases", "multiple", "hidden"];
+const compactFlagData = {
+  name: "compact-flag-data",
+  setup(b) {
+    b.onLoad({ filter: /data[\\/]client-flags[\\/][^\\/]+\.json$/ }, async (args) => {
+      const d = JSON.parse(await readFile(args.path, "utf8"));
+      const commands = Object.fromEntries(
+        Object.entries(d.commands).map(([k, c]) => [k, { flags: Object.fromEntries(Object.entries(c.flags).map(([n, f]) => [n, Object.fromEntries(KEEP.filter((x) => f[x] !== undefined).map((x) => [x, f[x]]))])) }]),
+      );
+      const compact = { client: d.client, version: d.version, source: { repo: d.source.repo, tag: d.source.tag, commit: d.source.commit }, commands, ...(d.flagPatterns ? { flagPatterns: d.flagPatterns.map((p) => ({ pattern: p.pattern, value: p.value })) } : {}) };
+      return { contents: JSON.stringify(compact), loader: "json" };
+    });
+  },
+};
 const outdir = join(root, "dist/cli");
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
@@ -25,6 +44,7 @@ await build({
   banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
   // Chunks sit beside main.js: src/node/fleet-dir.ts finds the repository two levels up from its own file.
   chunkNames: "[name]-[hash]",
+  plugins: [compactFlagData],
   logLevel: "warning",
 });
 // Written last: a build that failed half-way is never taken for a fresh one.
