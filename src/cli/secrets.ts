@@ -137,7 +137,8 @@ export function registerSecrets(program: Command): void {
         const store = loadStore(opts.fleet);
         const r = await generate(store, opts.rotate ?? [], out);
         out(`${r.created.length} created, ${r.rotated.length} rotated, ${store.planned.length - r.created.length - r.rotated.length} unchanged`);
-        for (const k of r.unset) err(`${k} is user-provided and not set: hearth secrets set ${k.slice("custom/".length)}`);
+        for (const k of r.unset)
+          err(k.startsWith("validators/") ? `${k} is not imported yet: hearth validator import KEYSTORE --host HOST` : `${k} is user-provided and not set: hearth secrets set ${k.slice("custom/".length)}`);
         if (r.stale.length) err(`${r.stale.length} secret(s) must be re-encrypted (${r.stale.join(", ")}): hearth secrets rekey`);
       }),
     );
