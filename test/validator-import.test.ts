@@ -110,3 +110,21 @@ test("refusals change nothing: a wrong password, a corrupt keystore, a key runni
   assert.equal(twice.code, 1);
   assert.match(twice.stderr, /already runs on ponkila-ephemeral-sigma.*slashed/);
 });
+
+test("a validator key no host lists any more is re-encrypted to the admins only, never pruned", async () => {
+  const { dir, identity, file } = await fleetWithValidator();
+  const k = keystore("pw");
+  const f = join(tempDir(), "k.json");
+  writeFileSync(f, k.json);
+  assert.equal(hearth(["validator", "import", f, "--host", "ponkila-ephemeral-sigma", "-f", dir], { input: "pw\n" }).code, 0);
+  writeFileSync(file, readFileSync(file, "utf8").replace(/\n\s+keys:\n\s+- "?0x[0-9a-f]+"?/, ""));
+  assert.ok(!readFileSync(file, "utf8").includes(k.pubkey), "the key is no longer listed");
+  const r = hearth(["secrets", "rekey", "-f", dir, "-i", identity, "--prune"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /kept secrets\/validators\/0x[0-9a-f]+\/keystore\.age: validator keys are never pruned/);
+  const ks = join(dir, `secrets/validators/${k.pubkey}/keystore.age`);
+  assert.equal(JSON.parse(ageDecrypt(identity, ks).stdout).pubkey, k.pubkey.slice(2), "still there, and the admin opens it");
+  const sigmaKey = join(tempDir(), "k");
+  writeFileSync(sigmaKey, ageDecrypt(identity, join(dir, "secrets/hosts/ponkila-ephemeral-sigma/ssh-host-key.age")).stdout, { mode: 0o600 });
+  assert.notEqual(ageDecrypt(sigmaKey, ks).status, 0, "the host that no longer runs it cannot read it");
+});

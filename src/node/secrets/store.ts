@@ -268,7 +268,12 @@ export async function rekey(s: SecretsStore, identities: LoadedIdentity[], opts:
   for (const r of rows) {
     if (r.state === "missing") continue;
     if (r.state === "orphaned") {
-      if (opts.prune) pruned.push(r.key);
+      // A validator's keystore may be the only copy of a key that holds 32 ETH: no listing
+      // mistake deletes it. It stays, encrypted to the admins only, until removed by hand.
+      if (opts.prune && r.key.startsWith("validators/")) {
+        log(`kept ${fileOf(r.key)}: validator keys are never pruned (no host lists it; delete the file by hand once it is backed up elsewhere)`);
+        if (!sameSet(s.manifest.secrets[r.key]!.recipients, admins)) todo.push({ key: r.key, kind: s.manifest.secrets[r.key]!.kind, recipients: admins });
+      } else if (opts.prune) pruned.push(r.key);
       else if (opts.all || !sameSet(s.manifest.secrets[r.key]!.recipients, admins))
         todo.push({ key: r.key, kind: s.manifest.secrets[r.key]!.kind, recipients: admins });
       continue;
