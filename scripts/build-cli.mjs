@@ -9,6 +9,15 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+// zod's namespace export re-exports every locale (60-odd languages) that hearth never selects;
+// its messages come from `en`, which zod's schemas import directly. Only `en` stays.
+const zodEnglishOnly = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onLoad({ filter: /node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({ contents: 'export { default as en } from "./en.js";', loader: "js", resolveDir: undefined }));
+  },
+};
+
 // The client flag lists (data/client-flags/*.json) carry their provenance per flag (declared
 // at, Java type, env var, notes); the CLI needs only what its parser reads. Keeping the rest out
 // of the bundle keeps `hearth validate` from parsing half a megabyte it never uses.
@@ -22,7 +31,8 @@ const compactFlagData = {
         Object.entries(d.commands).map(([k, c]) => [k, { flags: Object.fromEntries(Object.entries(c.flags).map(([n, f]) => [n, Object.fromEntries(KEEP.filter((x) => f[x] !== undefined).map((x) => [x, f[x]]))])) }]),
       );
       const compact = { client: d.client, version: d.version, source: { repo: d.source.repo, tag: d.source.tag, commit: d.source.commit }, commands, ...(d.flagPatterns ? { flagPatterns: d.flagPatterns.map((p) => ({ pattern: p.pattern, value: p.value })) } : {}) };
-      return { contents: JSON.stringify(compact), loader: "json" };
+      // A JSON.parse of a string is faster to load than the same object as a JavaScript literal.
+      return { contents: `export default JSON.parse(${JSON.stringify(JSON.stringify(compact))});`, loader: "js" };
     });
   },
 };
@@ -44,7 +54,7 @@ await build({
   banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
   // Chunks sit beside main.js: src/node/fleet-dir.ts finds the repository two levels up from its own file.
   chunkNames: "[name]-[hash]",
-  plugins: [compactFlagData],
+  plugins: [compactFlagData, zodEnglishOnly],
   logLevel: "warning",
 });
 // Written last: a build that failed half-way is never taken for a fresh one.

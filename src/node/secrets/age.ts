@@ -1,26 +1,11 @@
-// age encryption for hearth: typage (age-encryption) for the format and X25519 recipients, plus
-// the ssh-ed25519 recipient type. Files are ASCII-armored so they diff and merge as text.
-import { Decrypter, Encrypter, armor, generateX25519Identity, identityToRecipient, type Identity } from "age-encryption";
-import { readFileSync } from "node:fs";
-import { parseRecipient } from "../../core/secrets/recipients.js";
-import { SshEd25519Identity, SshEd25519Recipient } from "./ssh-ed25519.js";
-import { publicLine, readEd25519Key } from "./openssh.js";
+// The age port of hearth's secrets: typage (age-encryption), the ssh-ed25519 recipient and the
+// noble curves behind them load on first use (./age-impl.ts), so a command that never encrypts
+// or decrypts (validate, generate, --help) does not parse them at start.
+import type { Identity } from "age-encryption";
 import { UserError } from "../errors.js";
 
 /** A failure of the secrets store (a UserError: names the file, says what to do). */
 export class SecretError extends UserError {}
-
-export async function encrypt(plaintext: Uint8Array, recipients: string[]): Promise<string> {
-  if (recipients.length === 0) throw new SecretError("no recipients to encrypt to");
-  const e = new Encrypter();
-  for (const text of recipients) {
-    const r = parseRecipient(text);
-    if (!r.ok) throw new SecretError(`recipient '${text.slice(0, 40)}' ${r.reason}`);
-    if (r.recipient.type === "x25519") e.addRecipient(r.recipient.text);
-    else e.addRecipient(new SshEd25519Recipient(r.recipient.wire, r.recipient.pub));
-  }
-  return armor.encode(await e.encrypt(plaintext));
-}
 
 export interface LoadedIdentity {
   /** For messages: the file it came from. */
@@ -30,78 +15,11 @@ export interface LoadedIdentity {
   identity: Identity | string;
 }
 
+const impl = () => import("./age-impl.js");
+
+export const encrypt = async (plaintext: Uint8Array, recipients: string[]): Promise<string> => (await impl()).encrypt(plaintext, recipients);
 /** Decrypt an age file (armored or binary); errors name `file` and say what to try. */
-export async function decrypt(file: string, data: Uint8Array, identities: LoadedIdentity[]): Promise<Uint8Array> {
-  if (identities.length === 0) throw new SecretError(`${file}: no identity to decrypt with; pass --identity FILE or set HEARTH_IDENTITY`);
-  let bytes = data;
-  const text = new TextDecoder().decode(data.subarray(0, 64));
-  if (text.trimStart().startsWith("-----BEGIN AGE ENCRYPTED FILE-----")) {
-    try {
-      bytes = armor.decode(new TextDecoder().decode(data));
-    } catch (e) {
-      throw new SecretError(`${file}: damaged armor (${(e as Error).message}); restore the file from version control`);
-    }
-  } else if (!text.startsWith("age-encryption.org/v1")) {
-    throw new SecretError(`${file}: not an age file; restore it from version control`);
-  }
-  const d = new Decrypter();
-  for (const i of identities) d.addIdentity(i.identity);
-  try {
-    return await d.decrypt(bytes);
-  } catch (e) {
-    const msg = (e as Error).message;
-    if (/no identity matched/i.test(msg))
-      throw new SecretError(
-        `${file}: none of your identities (${identities.map((i) => i.source).join(", ")}) can decrypt it; ` +
-          `use an admin's identity, or have an admin who can run \`hearth secrets rekey\` after adding your key to fleet.yaml`,
-      );
-    throw new SecretError(`${file}: corrupted or truncated (${msg}); restore it from version control, or regenerate it with \`hearth secrets generate --rotate\``);
-  }
-}
-
-/**
- * Read an identity file: age identities (`AGE-SECRET-KEY-1…` lines, comments allowed, as
- * age-keygen writes) or an unencrypted OpenSSH ed25519 private key.
- */
-export async function loadIdentityFile(path: string): Promise<LoadedIdentity[]> {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new SecretError(`identity file ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : (e as Error).message}`);
-  }
-  if (text.includes("-----BEGIN OPENSSH PRIVATE KEY-----")) return [sshIdentity(path, text)];
-  const out: LoadedIdentity[] = [];
-  for (const [n, raw] of text.split("\n").entries()) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    if (!line.startsWith("AGE-SECRET-KEY-1")) throw new SecretError(`identity file ${path}, line ${n + 1}: not an age identity (AGE-SECRET-KEY-1…) or OpenSSH private key`);
-    try {
-      out.push({ source: path, recipient: await identityToRecipient(line), identity: line });
-    } catch {
-      throw new SecretError(`identity file ${path}, line ${n + 1}: damaged age identity (bad checksum)`);
-    }
-  }
-  if (out.length === 0) throw new SecretError(`identity file ${path} holds no identity`);
-  return out;
-}
-
-/** An identity from an OpenSSH ed25519 private key (a host key, or an admin's ~/.ssh/id_ed25519). */
-export function sshIdentity(source: string, text: string): LoadedIdentity {
-  let key: ReturnType<typeof readEd25519Key>;
-  try {
-    key = readEd25519Key(text);
-  } catch (e) {
-    throw new SecretError(`${source}: cannot use this SSH private key: ${(e as Error).message}`);
-  }
-  const r = parseRecipient(publicLine(key.pub));
-  if (!r.ok || r.recipient.type !== "ssh-ed25519") throw new SecretError(`${source}: its public key ${r.ok ? "is not ed25519" : r.reason}`);
-  return { source, recipient: r.recipient.text, identity: new SshEd25519Identity(key.seed, r.recipient.wire, r.recipient.pub) };
-}
-
-/** A new admin identity: the file text (age-keygen's layout) and its recipient. */
-export async function newAgeIdentity(): Promise<{ text: string; recipient: string }> {
-  const identity = await generateX25519Identity();
-  const recipient = await identityToRecipient(identity);
-  return { text: `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, recipient };
-}
+export const decrypt = async (file: string, data: Uint8Array, identities: LoadedIdentity[]): Promise<Uint8Array> => (await impl()).decrypt(file, data, identities);
+/** An admin's identity file: age identities or an OpenSSH ed25519 private key. */
+export const loadIdentityFile = async (path: string): Promise<LoadedIdentity[]> => (await impl()).loadIdentityFile(path);
+export const newAgeIdentity = async (): Promise<{ text: string; recipient: string }> => (await impl()).newAgeIdentity();
