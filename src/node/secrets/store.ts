@@ -183,29 +183,22 @@ export async function generate(s: SecretsStore, rotate: string[] = [], log: (m: 
 
 /** Store a user-provided value (read by the caller from stdin or a prompt, never argv). */
 export async function setUserSecret(s: SecretsStore, name: string, value: Buffer): Promise<PlannedSecret> {
-  const p = s.planned.find((x) => x.key === `custom/${name}`);
-  if (!p) {
+  if (!s.planned.some((x) => x.key === `custom/${name}`)) {
     value.fill(0);
     const names = s.planned.filter((x) => x.userProvided).map((x) => x.id);
     throw new SecretError(
       `no custom secret '${name}' in fleet.yaml; declare it under secrets.custom.${name} (with the hosts that read it)${names.length ? `; declared: ${names.join(", ")}` : ""}`,
     );
   }
-  requireAdmins(s);
-  const want = desiredRecipients(p, s.fleet, s.manifest);
-  if (want.waitingFor.length) {
-    value.fill(0);
-    throw new SecretError(`${p.key}: the SSH host key of ${want.waitingFor.join(", ")} is missing; run \`hearth secrets generate\` first`);
-  }
-  await store(s, p.key, p.kind, value, want.recipients, {});
+  const p = await storeProvided(s, `custom/${name}`, value);
   writeAgenixRules(s);
   return p;
 }
 
 /**
- * Store a value the user brings for a planned, not generated secret (a validator's keystore and
- * password, imported by `hearth validator import`); wipes `value`. The agenix rules are written
- * by the caller once all are stored (writeRules).
+ * Store a value the user brings for a planned, not generated secret (a custom secret, a
+ * validator's keystore and password from `hearth validator import`); wipes `value`. The agenix
+ * rules are written by the caller once all are stored (writeRules).
  */
 export async function storeProvided(s: SecretsStore, key: string, value: Buffer): Promise<PlannedSecret> {
   const p = s.planned.find((x) => x.key === key);
