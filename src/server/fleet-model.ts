@@ -73,11 +73,6 @@ export class FleetModel {
     return { key: memo.key, base: memo.overview };
   }
 
-  /** The state of the files as the cache sees it (the server compares it with its own). */
-  fingerprintNow(): string {
-    return this.fingerprint();
-  }
-
   private hostFile(name: string): string {
     if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw notFound(`host '${name}'`);
     for (const ext of ["yaml", "yml"]) if (existsSync(join(this.dir, `hosts/${name}.${ext}`))) return `hosts/${name}.${ext}`;

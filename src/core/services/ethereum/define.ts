@@ -171,4 +171,4 @@ export function validatorClient(
 }
 
 /** The key directories of the common `<dir>/0x…/<file>` layouts, plus the secrets directory. */
-export const perKeyDirs = (keysDir: string, secretsDir: string) => (pubkeys: string[]) => [keysDir, ...pubkeys.map((pk) => `${keysDir}/${pk}`), secretsDir];
+export const perKeyDirs = (keysDir: string, secretsDir: string, pubkeys: string[]) => [keysDir, ...pubkeys.map((pk) => `${keysDir}/${pk}`), secretsDir];

@@ -39,7 +39,7 @@ export const validator = validatorClient({
   keys: {
     keystore: (d, pk) => `${d}/validators/${pk}/voting-keystore.json`,
     password: (d, pk) => `${d}/secrets/${pk}`,
-    dirs: (d, pks) => perKeyDirs(`${d}/validators`, `${d}/secrets`)(pks),
+    dirs: (d, pks) => perKeyDirs(`${d}/validators`, `${d}/secrets`, pks),
   },
   args: (c, ctx, net) => [
     "vc", "--datadir", c.dataDir, "--network", net,

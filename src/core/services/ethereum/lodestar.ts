@@ -34,7 +34,7 @@ export const validator = validatorClient({
   keys: {
     keystore: (d, pk) => `${d}/keystores/${pk}/voting-keystore.json`,
     password: (d, pk) => `${d}/secrets/${pk}`,
-    dirs: (d, pks) => perKeyDirs(`${d}/keystores`, `${d}/secrets`)(pks),
+    dirs: (d, pks) => perKeyDirs(`${d}/keystores`, `${d}/secrets`, pks),
   },
   // Lodestar locks each keystore (<keystore>.lock) and refuses to start while a lock exists; a
   // power cut leaves them behind (measured with 1.5.1, test/support/lodestar-kit.ts). Only this

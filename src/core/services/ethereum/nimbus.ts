@@ -43,7 +43,7 @@ export const validator = validatorClient({
   keys: {
     keystore: (d, pk) => `${d}/validators/${pk}/keystore.json`,
     password: (d, pk) => `${d}/secrets/${pk}`,
-    dirs: (d, pks) => perKeyDirs(`${d}/validators`, `${d}/secrets`)(pks),
+    dirs: (d, pks) => perKeyDirs(`${d}/validators`, `${d}/secrets`, pks),
   },
   args: (c, ctx) => [
     `--data-dir=${c.dataDir}`, "--non-interactive",
