@@ -1,7 +1,7 @@
-// Compiles the CLI (and the server it starts) to dist/cli with esbuild: one bundle split at the
-// dynamic imports, so `hearth --help` loads no server, deploy or age code. bin/hearth.js runs it
+// Compiles the CLI (and the server it starts) to dist/cli with esbuild. bin/hearth.js runs it
 // while it is newer than every file under src/, and the TypeScript through tsx otherwise.
 import { build } from "esbuild";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -39,23 +39,47 @@ const compactFlagData = {
 const outdir = join(root, "dist/cli");
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
-await build({
-  // The fleet worker is a thread of its own (src/server/fleet.ts starts it from beside main.js).
-  entryPoints: { main: join(root, "src/cli/main.ts"), "fleet-worker": join(root, "src/server/fleet-worker.ts") },
-  outdir,
+const common = {
   bundle: true,
-  splitting: true,
-  format: "esm",
   platform: "node",
   target: "node20",
   // Native addon: loaded from node_modules at run time.
   external: ["better-sqlite3"],
-  // CommonJS dependencies inside an ES module bundle still call require() for Node's built-ins.
-  banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
-  // Chunks sit beside main.js: src/node/fleet-dir.ts finds the repository two levels up from its own file.
-  chunkNames: "[name]-[hash]",
   plugins: [compactFlagData, zodEnglishOnly],
   logLevel: "warning",
+};
+// The CLI (and the server it starts) as one CommonJS script. bin/hearth.js compiles it with a V8
+// code cache (Node 20 has no compile cache of its own): the 2 MB are parsed once per machine, not
+// once per command. Code behind a dynamic import stays unevaluated until a command needs it.
+await build({
+  ...common,
+  stdin: { contents: 'export { main } from "./src/cli/main.ts";', resolveDir: root, loader: "ts", sourcefile: "hearth-cli.ts" },
+  outfile: join(outdir, "hearth.cjs"),
+  format: "cjs",
+  // src/node/fleet-dir.ts finds the repository two levels up from its own file, src/server/fleet.ts
+  // its worker beside it: both are dist/cli here.
+  define: { "import.meta.url": "__hearthFileUrl" },
+  banner: { js: 'var __hearthFileUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
-// Written last: a build that failed half-way is never taken for a fresh one.
-writeFileSync(join(outdir, ".built"), new Date().toISOString() + "\n");
+// The fleet worker is a thread of its own (src/server/fleet.ts starts it from beside hearth.cjs).
+await build({
+  ...common,
+  entryPoints: { "fleet-worker": join(root, "src/server/fleet-worker.ts") },
+  outdir,
+  format: "esm",
+  // CommonJS dependencies inside an ES module bundle still call require() for Node's built-ins.
+  banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
+});
+// The stamp that makes bin/hearth.js run this build; taken back if warming it fails.
+const stamp = join(outdir, ".built");
+writeFileSync(stamp, new Date().toISOString() + "\n");
+// The code cache for the commands people run most, made now so the first run is fast too. It
+// holds what V8 compiled while running them; a Node upgrade rejects it and bin/hearth.js makes a
+// new one.
+for (const args of [["--help"], ["validate", join(root, "examples/homestaking")]]) {
+  const warm = spawnSync(process.execPath, [join(root, "bin/hearth.js"), ...args], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, HEARTH_CODE_CACHE: "write" } });
+  if (warm.status !== 0) {
+    rmSync(stamp, { force: true });
+    throw new Error(`warming the CLI's code cache with \`hearth ${args[0]}\` failed (exit ${warm.status})`);
+  }
+}

@@ -11,16 +11,16 @@ import { Client } from "./support/api-client.js";
 import { listen, type Started } from "../src/server/app.js";
 import { readyExample, tempDir } from "./support/fleet.js";
 import type { Session } from "../src/server/wire.js";
-import { LoginLimiter } from "../src/server/auth.js";
+import { LoginLimiter, parseTrustedProxies } from "../src/server/auth.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function compose(bind: string, stateDir = tempDir("hearth-state-"), fleetDir?: string) {
+async function compose(bind: string, stateDir = tempDir("hearth-state-"), fleetDir?: string, trustedProxies?: Set<string>) {
   const dir = fleetDir ?? (await readyExample("homestaking")).dir;
-  const s = composeServer({ fleetDir: dir, bind, stateDir });
+  const s = composeServer({ fleetDir: dir, bind, stateDir, ...(trustedProxies ? { trustedProxies } : {}) });
   let closed = false;
   const close = async () => {
     if (!closed) await s.close();
@@ -224,6 +224,54 @@ describe("logins", () => {
     assert.match(one.detail!, /127\.0\.0\.17/, "the client address");
     assert.ok(!Number.isNaN(Date.parse(one.at)), "the time");
     assert.ok(!JSON.stringify(audit).includes("not the password"), "never the password");
+  });
+});
+
+describe("behind a reverse proxy", () => {
+  const login = (base: string, from: string, headers: Record<string, string>, user = "admin", password = "wrong guess!!") =>
+    http(`${base}/api/login`, { method: "POST", body: { user, password }, from, headers });
+
+  test("X-Forwarded-For names the client only when a trusted proxy sends it; X-Forwarded-Proto https makes the cookie Secure", async () => {
+    const { s } = await compose("0.0.0.0", undefined, undefined, parseTrustedProxies("127.0.0.5"));
+    const password = await withAdmin(s);
+    const { url } = await serveOn(s, "0.0.0.0");
+    const base = url.replace("0.0.0.0", "127.0.0.1");
+
+    // From the trusted proxy: each forwarded client has its own allowance (5 users x 5 tries, none refused).
+    for (let client = 0; client < 5; client++)
+      for (let i = 0; i < 5; i++) {
+        const r = await login(base, "127.0.0.5", { "x-forwarded-for": `203.0.113.${client + 1}` }, `user${client}x${i}`);
+        assert.equal(r.status, 401, `client ${client} try ${i}`);
+      }
+    // ... and one forwarded client is limited on its own, whatever it claims further left.
+    const one: number[] = [];
+    for (let i = 0; i < 7; i++) one.push((await login(base, "127.0.0.5", { "x-forwarded-for": `10.9.9.${i}, 198.51.100.7` }, `spray${i}`)).status);
+    assert.deepEqual(one, [401, 401, 401, 401, 401, 429, 429]);
+    const audited = s.db.auditLog(200).find((a) => a.action === "login.failed" && a.target === "user3x0");
+    assert.match(audited?.detail ?? "", /from 203\.0\.113\.4\b/, "the audit names the forwarded client");
+
+    // Not from the proxy: the header is ignored, so rotating it does not reset the limit.
+    const spoofed: number[] = [];
+    for (let i = 0; i < 7; i++) spoofed.push((await login(base, "127.0.0.66", { "x-forwarded-for": `192.0.2.${i}` }, `rotate${i}`)).status);
+    assert.deepEqual(spoofed, [401, 401, 401, 401, 401, 429, 429]);
+    assert.ok(!s.db.auditLog(200).some((a) => /192\.0\.2\./.test(a.detail ?? "")), "a stranger's X-Forwarded-For is never believed");
+
+    // The session cookie: Secure when the proxy says the client came over https, not otherwise.
+    const tls = await login(base, "127.0.0.5", { "x-forwarded-for": "203.0.113.200", "x-forwarded-proto": "https" }, "admin", password);
+    assert.equal(tls.status, 200, tls.text);
+    assert.match(String(tls.headers["set-cookie"]), /;\s*Secure/i);
+    const plain = await login(base, "127.0.0.5", { "x-forwarded-for": "203.0.113.201", "x-forwarded-proto": "http" }, "admin", password);
+    assert.equal(plain.status, 200, plain.text);
+    assert.doesNotMatch(String(plain.headers["set-cookie"]), /Secure/i);
+    const claimed = await login(base, "127.0.0.67", { "x-forwarded-proto": "https" }, "admin", password);
+    assert.equal(claimed.status, 200, claimed.text);
+    assert.doesNotMatch(String(claimed.headers["set-cookie"]), /Secure/i, "a stranger cannot claim https either");
+  });
+
+  test("--trust-proxy takes IP addresses only, with a message that says what to pass", () => {
+    assert.deepEqual([...parseTrustedProxies("127.0.0.1, ::1,::ffff:10.0.0.2")], ["127.0.0.1", "::1", "10.0.0.2"]);
+    assert.throws(() => parseTrustedProxies("proxy.lan"), /"proxy\.lan" is not an IP address; name the reverse proxy's own address/);
+    assert.throws(() => parseTrustedProxies("10.0.0.0/8"), /not an IP address/);
   });
 });
 

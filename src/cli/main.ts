@@ -20,12 +20,6 @@ import { recordMeshAddresses } from "../node/fleet-plan.js";
 import { UserError } from "../node/errors.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
 
-// `hearth … | head` closes the pipe early; that is not an error.
-process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.exit(0);
-  throw e;
-});
-
 const program = new Command("hearth")
   .description("Declarative personal infrastructure: one fleet description to a NixOS flake")
   .showHelpAfterError()
@@ -232,16 +226,24 @@ function userErrors<T>(fn: () => T): T {
 const templateNames = (dir: string): string[] =>
   readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => f.replace(/\.yaml$/, ""));
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CliError) {
-    if (e.message) err(`hearth: ${e.message}`);
-    process.exitCode = e.code;
-  } else if (e && typeof e === "object" && "exitCode" in e && "code" in e && String((e as { code: string }).code).startsWith("commander.")) {
-    process.exitCode = (e as { exitCode: number }).exitCode === 0 ? 0 : 2;
-  } else {
-    err(`hearth: internal error (a bug): ${(e as Error).stack ?? e}`);
-    process.exitCode = 70;
+/** Runs one command line (bin/hearth.js calls it); the exit status goes to process.exitCode. */
+export async function main(argv: string[]): Promise<void> {
+  // `hearth … | head` closes the pipe early; that is not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CliError) {
+      if (e.message) err(`hearth: ${e.message}`);
+      process.exitCode = e.code;
+    } else if (e && typeof e === "object" && "exitCode" in e && "code" in e && String((e as { code: string }).code).startsWith("commander.")) {
+      process.exitCode = (e as { exitCode: number }).exitCode === 0 ? 0 : 2;
+    } else {
+      err(`hearth: internal error (a bug): ${(e as Error).stack ?? e}`);
+      process.exitCode = 70;
+    }
   }
 }

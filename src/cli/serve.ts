@@ -16,8 +16,9 @@ export function registerServe(program: Command): void {
     .option("-b, --bind <addr>", "address to listen on; anything but loopback requires an admin login", "127.0.0.1")
     .option("--concurrency <n>", "builds at once", "2")
     .option("--builders <spec>", "Nix remote builders for builds (nix build --builders)")
+    .option("--trust-proxy <addrs>", "comma-separated IP addresses of reverse proxies in front: their X-Forwarded-For names the client (login limits, audit) and X-Forwarded-Proto https makes cookies Secure")
     .option("--state-dir <dir>", "runtime state: database and artifacts (default: under ~/.local/state/hearth)")
-    .action(async (dir: string | undefined, opts: { port: string; bind: string; concurrency: string; builders?: string; stateDir?: string }) => {
+    .action(async (dir: string | undefined, opts: { port: string; bind: string; concurrency: string; builders?: string; stateDir?: string; trustProxy?: string }) => {
       let fleetDir = dir ? resolve(dir) : join(process.env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"), "hearth", "example-fleet");
       if (!dir && !existsSync(join(fleetDir, "fleet.yaml"))) {
         const { initFleet } = await import("../node/init.js");
@@ -28,7 +29,13 @@ export function registerServe(program: Command): void {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port ${opts.port} is not a port number`);
       const { startServe } = await import("../server/serve.js");
-      const { isLoopback } = await import("../server/auth.js");
+      const { isLoopback, parseTrustedProxies } = await import("../server/auth.js");
+      let trustedProxies: Set<string> | undefined;
+      try {
+        trustedProxies = opts.trustProxy ? parseTrustedProxies(opts.trustProxy) : undefined;
+      } catch (e) {
+        throw new CliError((e as Error).message, 2);
+      }
       const s = await startServe({
         fleetDir,
         port,
@@ -36,6 +43,7 @@ export function registerServe(program: Command): void {
         concurrency: Math.max(1, Number(opts.concurrency) || 1),
         ...(opts.builders ? { builders: opts.builders } : {}),
         ...(opts.stateDir ? { stateDir: resolve(opts.stateDir) } : {}),
+        ...(trustedProxies ? { trustedProxies } : {}),
       });
       out(`hearth serves ${fleetDir} at ${s.url}  (state in ${s.stateDir})`);
       if (isLoopback(opts.bind)) out("loopback: no login; only this machine can connect");

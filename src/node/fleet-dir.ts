@@ -2,7 +2,7 @@
 // are read defensively: never through a symbolic link that leaves the fleet (its target's text
 // is never shown), never from a FIFO, device or directory, never beyond a size limit; each
 // refusal is a finding on the file, not an exception.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
 import { join, relative, resolve, dirname, isAbsolute, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadFleet, type Loaded } from "../core/fleet/load.js";
@@ -102,6 +102,15 @@ function resolvesInside(root: string, abs: string): "inside" | "outside" | "dang
 export function readFleetDir(dir: string): { files: Record<string, string>; issues: Issue[] } {
   const files: Record<string, string> = {};
   const issues: Issue[] = [];
+  // One finding that names the directory, rather than "fleet.yaml is missing" for a mistyped path.
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {}
+  if (!isDir) {
+    const message = `the fleet directory ${dir} ${existsSync(dir) ? "is not a directory" : "does not exist"}`;
+    return { files, issues: [{ severity: "error", file: "fleet.yaml", path: [], message, hint: "pass the folder that holds fleet.yaml and hosts/, or make one with `hearth init DIR`" }] };
+  }
   const read = (rel: string, reportMissing: boolean) => {
     const r = readFleetFile(dir, rel);
     if (r.ok) files[rel] = r.text;

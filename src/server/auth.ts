@@ -99,18 +99,57 @@ const digest = (token: string) => createHash("sha256").update(token).digest("bas
 /** Constant-time equality of two strings of any length (compares their digests). */
 const equalSecret = (a: string, b: string) => timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
 
-/** The client's address: the socket's peer (no proxy headers are trusted). IPv6 by its /64. */
-export function clientAddress(c: Context): string {
+/** The socket's peer, IPv4-mapped IPv6 written as IPv4; undefined for in-process requests (tests' app.request). */
+function peerAddress(c: Context): string | undefined {
   let a: string | undefined;
   try {
     a = getConnInfo(c).remote.address;
   } catch {
-    // In-process requests (tests' app.request) have no socket.
+    return undefined;
   }
-  if (!a) return "unknown";
-  if (a.startsWith("::ffff:") && isIP(a.slice(7)) === 4) return a.slice(7);
-  if (isIP(a) === 6) return ipv6Prefix64(a);
-  return a;
+  if (a && a.startsWith("::ffff:") && isIP(a.slice(7)) === 4) return a.slice(7);
+  return a || undefined;
+}
+
+/**
+ * Who is on the other end, and whether they reached us over https. Proxy headers count only when
+ * the socket's peer is a proxy the admin named (`hearth serve --trust-proxy`): anybody else could
+ * set X-Forwarded-For to dodge the login limit. The client is the right-most X-Forwarded-For
+ * entry that is not itself a trusted proxy (entries further left are the client's own claims);
+ * the scheme is the nearest proxy's X-Forwarded-Proto.
+ */
+export function clientOf(c: Context, trustedProxies: ReadonlySet<string> = new Set()): { address: string; https: boolean } {
+  const peer = peerAddress(c);
+  const https = new URL(c.req.url).protocol === "https:";
+  if (!peer || !trustedProxies.has(peer)) return { address: peer ? keyOf(peer) : "unknown", https };
+  const hops = (c.req.header("x-forwarded-for") ?? "")
+    .split(",")
+    .map((h) => h.trim().replace(/^\[(.*)\]$/, "$1"))
+    .filter((h) => h !== "");
+  let client = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!.startsWith("::ffff:") && isIP(hops[i]!.slice(7)) === 4 ? hops[i]!.slice(7) : hops[i]!;
+    // Garbage in the header ends the walk at the last address a trusted proxy vouched for.
+    if (!isIP(hop)) break;
+    client = hop;
+    if (!trustedProxies.has(hop)) break;
+  }
+  const proto = (c.req.header("x-forwarded-proto") ?? "").split(",").pop()?.trim().toLowerCase();
+  return { address: keyOf(client), https: proto ? proto === "https" : https };
+}
+
+/** An address as the limiter counts it: IPv6 by its /64 (one host has a whole /64 to rotate through). */
+const keyOf = (a: string) => (isIP(a) === 6 ? ipv6Prefix64(a) : a);
+
+/** `--trust-proxy` addresses, checked: IP addresses only (names would need a lookup per request). */
+export function parseTrustedProxies(list: string): Set<string> {
+  const out = new Set<string>();
+  for (const raw of list.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const a = raw.startsWith("::ffff:") && isIP(raw.slice(7)) === 4 ? raw.slice(7) : raw;
+    if (!isIP(a)) throw new Error(`--trust-proxy: ${JSON.stringify(raw)} is not an IP address; name the reverse proxy's own address, e.g. 127.0.0.1 or 10.0.0.2`);
+    out.add(isIP(a) === 6 ? new URL(`http://[${a}]/`).hostname.slice(1, -1) : a);
+  }
+  return out;
 }
 
 export interface LimiterOptions {
@@ -203,6 +242,8 @@ export class Auth {
     private readonly store: AuthStore,
     readonly loopback: boolean,
     limiter?: Partial<LimiterOptions>,
+    /** Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+    private readonly trustedProxies: ReadonlySet<string> = new Set(),
   ) {
     let key = store.getSetting("session.key");
     if (!key) store.setSetting("session.key", (key = randomBytes(32).toString("base64url")));
@@ -253,7 +294,7 @@ export class Auth {
   }
 
   private setCookie(c: Context, token: string): void {
-    setCookie(c, COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/", secure: new URL(c.req.url).protocol === "https:", maxAge: SESSION_MS / 1000 });
+    setCookie(c, COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/", secure: clientOf(c, this.trustedProxies).https, maxAge: SESSION_MS / 1000 });
   }
 
   /** A stored session after a password login (setup counts: it sets the password). */
@@ -321,12 +362,12 @@ export class Auth {
   }
 
   private audit(c: Context, action: string, user: string, detail?: string): void {
-    this.store.audit({ user: user || "-", action, target: user || "-", detail: `from ${clientAddress(c)}${detail ? `; ${detail}` : ""}` });
+    this.store.audit({ user: user || "-", action, target: user || "-", detail: `from ${clientOf(c, this.trustedProxies).address}${detail ? `; ${detail}` : ""}` });
   }
 
   async login(c: Context, user: string, password: string): Promise<Session> {
     const shown = printable(user);
-    const keys = [`addr:${clientAddress(c)}`, `user:${shown.toLowerCase()}`];
+    const keys = [`addr:${clientOf(c, this.trustedProxies).address}`, `user:${shown.toLowerCase()}`];
     this.gate(c, "login", shown, keys);
     const name = this.store.getSetting("admin.user");
     const hash = this.store.getSetting("admin.hash");
@@ -342,7 +383,7 @@ export class Auth {
   }
 
   async setup(c: Context, token: string, user: string, password: string): Promise<Session> {
-    const keys = [`addr:${clientAddress(c)}`];
+    const keys = [`addr:${clientOf(c, this.trustedProxies).address}`];
     this.gate(c, "setup", printable(user), keys);
     const stored = this.store.getSetting("setup.hash") ?? "";
     if (!stored.startsWith("sha256$") || !equalSecret(digest(token), stored.slice(7))) {

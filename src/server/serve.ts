@@ -20,6 +20,8 @@ export interface ServeOptions {
   /** Runtime state (database, artifacts); default under $XDG_STATE_HOME/hearth, one per fleet. */
   stateDir?: string;
   concurrency?: number;
+  /** Reverse proxies (IP addresses) whose X-Forwarded-For / X-Forwarded-Proto are believed. */
+  trustedProxies?: ReadonlySet<string>;
   /** Passed to `nix build --builders` (Nix's own remote builders). */
   builders?: string;
   nixBin?: string;
@@ -100,7 +102,7 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
         return s;
       })),
   };
-  const auth = new Auth(db, isLoopback(o.bind));
+  const auth = new Auth(db, isLoopback(o.bind), undefined, o.trustedProxies);
   auth.invalidateForeignSessions();
   const setupToken = auth.setupToken();
   const fleet = new FleetService(resolve(o.fleetDir));
