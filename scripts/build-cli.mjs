@@ -38,6 +38,7 @@ const compactFlagData = {
 };
 const outdir = join(root, "dist/cli");
 rmSync(outdir, { recursive: true, force: true });
+rmSync(join(root, "dist/agent"), { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 const common = {
   bundle: true,
@@ -68,6 +69,17 @@ await build({
   outdir,
   format: "esm",
   // CommonJS dependencies inside an ES module bundle still call require() for Node's built-ins.
+  banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
+});
+// The node agent, one file with no dependencies but Node: the class image runs it with its own
+// nodejs (src/core generates the hearth-agent service that starts it).
+await build({
+  ...common,
+  entryPoints: { "hearth-agent": join(root, "src/agent/main.ts") },
+  outdir: join(root, "dist/agent"),
+  outExtension: { ".js": ".mjs" },
+  format: "esm",
+  external: [],
   banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
 });
 // The stamp that makes bin/hearth.js run this build; taken back if warming it fails.

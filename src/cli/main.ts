@@ -15,6 +15,7 @@ import { registerServe } from "./serve.js";
 import { registerDeploy, registerDeployCommand } from "./deploy.js";
 import { registerInit, registerSecrets } from "./secrets.js";
 import { registerValidator } from "./validator.js";
+import { registerPull } from "./pull.js";
 import { applyChanges, checkOutputDir, compareFiles, unifiedDiff } from "../node/apply-files.js";
 import { recordMeshAddresses } from "../node/fleet-plan.js";
 import { UserError } from "../node/errors.js";
@@ -196,6 +197,7 @@ registerInit(program);
 registerServe(program);
 registerDeploy(program);
 registerDeployCommand(program);
+registerPull(program);
 
 /** The host-name rule of the schema, before a name becomes a path (`../x`, `a/b`, `/abs`, NUL). */
 function checkHostName(name: string): void {

@@ -12,6 +12,7 @@ import { REPO_ROOT } from "../node/fleet-dir.js";
 import { ApiFailure, errorResponse, notFound } from "./errors.js";
 import type { Auth } from "./auth.js";
 import { HostConflictFailure, hostJsonSchema, type FleetService } from "./fleet.js";
+import type { PullService } from "./pull.js";
 import type { FleetOverview, HostUpdate, JobEvent, JobSummary, LoginRequest, SetupRequest } from "./wire.js";
 
 /** What the routes need from the job system (src/server/jobs implements it). */
@@ -42,6 +43,8 @@ export interface ServerDeps {
   webDir?: string;
   /** Tests only: see ServeOptions.buildStandIn. */
   buildStandIn?: { flakeDir: string; attr: string };
+  /** Pull nodes: the agents' API and the rollouts (pull.ts). */
+  pull?: PullService;
 }
 
 const MIME: Record<string, string> = {
@@ -217,6 +220,27 @@ export function createApp(deps: ServerDeps): Hono {
   });
 
   // Every /api path not routed above: a JSON 404, never the UI's page.
+  if (deps.pull) {
+    const pull = deps.pull;
+    // Agents authenticate each request with their host key (pull.ts), not with a session.
+    app.route("/api/agent/v1", pull.routes());
+    app.get("/api/pull", (c) => c.json({ nodes: pull.nodes(), rollouts: pull.rollouts(20), unreleased: pull.unreleased(), policy: pull.policy }));
+    app.post("/api/rollouts", async (c) => {
+      const b = await body<{ hosts?: unknown }>(c);
+      const hosts = Array.isArray(b.hosts) ? b.hosts.map(String) : undefined;
+      const r = pull.startRollout(hosts);
+      record(c, "rollout.start", r.id, `${Object.keys(r.hosts).length} host(s): ${Object.keys(r.hosts).join(", ")}`);
+      return c.json(r, 201);
+    });
+    app.post("/api/rollouts/:id/:action", (c) => {
+      const action = c.req.param("action");
+      if (action !== "resume" && action !== "abort") throw notFound(`rollout action '${action}'`);
+      const r = pull.control(c.req.param("id"), action);
+      record(c, `rollout.${action}`, r.id);
+      return c.json(r);
+    });
+  }
+
   app.all("/api/*", (c) => {
     throw new ApiFailure(404, "not_found", `no API endpoint ${c.req.method} ${c.req.path}`);
   });

@@ -325,7 +325,8 @@ export class Auth {
       const path = c.req.path;
       const s = this.current(c);
       c.set("session" as never, s as never);
-      if (!path.startsWith("/api/") || OPEN.has(path)) return next();
+      // Agents sign each request with their host key instead (src/server/pull.ts checks it).
+      if (!path.startsWith("/api/") || OPEN.has(path) || path.startsWith("/api/agent/v1/")) return next();
       // On loopback reads need no session (the local user is trusted); writes always need one.
       if (!s && !this.loopback) throw new ApiFailure(401, "login_required", "log in first");
       if (write && (!s || !this.csrfOk(s, c.req.header("x-csrf-token") ?? "")))

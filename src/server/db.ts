@@ -139,6 +139,31 @@ const MIGRATIONS: string[] = [
      expires_at INTEGER NOT NULL
    );
    CREATE INDEX sessions_expiry ON sessions (expires_at);`,
+  // Pull nodes (issue 14): each node's last check-in, the release version each host may fetch,
+  // and rollouts with their state (src/core/pull/rollout.ts) as JSON.
+  `CREATE TABLE pull_nodes (
+     id        TEXT PRIMARY KEY,
+     host      TEXT,
+     key       TEXT NOT NULL,
+     phase     TEXT NOT NULL,
+     version   INTEGER NOT NULL,
+     last_seen INTEGER NOT NULL,
+     detail    TEXT,
+     booted    TEXT,
+     inventory TEXT,
+     log       TEXT
+   );
+   CREATE TABLE pull_targets (
+     host    TEXT PRIMARY KEY,
+     version INTEGER NOT NULL
+   );
+   CREATE TABLE rollouts (
+     id         TEXT PRIMARY KEY,
+     state      TEXT NOT NULL,
+     policy     TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );`,
 ];
 
 /** The schema version this code writes; a newer database is refused rather than damaged. */

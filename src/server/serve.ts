@@ -10,6 +10,8 @@ import { JobRequestError, JobRunner, NixUnavailableError } from "./jobs/runner.j
 import { ApiFailure, notFound } from "./errors.js";
 import { Auth, isLoopback } from "./auth.js";
 import { FleetService } from "./fleet.js";
+import { PullService } from "./pull.js";
+import type { RolloutPolicy } from "../core/pull/rollout.js";
 import { createApp, listen, type JobsPort, type Started } from "./app.js";
 import type { FleetOverview, JobEvent } from "./wire.js";
 
@@ -22,6 +24,8 @@ export interface ServeOptions {
   concurrency?: number;
   /** Reverse proxies (IP addresses) whose X-Forwarded-For / X-Forwarded-Proto are believed. */
   trustedProxies?: ReadonlySet<string>;
+  /** How rollouts to pull nodes proceed (default: one canary, batches of 5, pause at 2 failures). */
+  rolloutPolicy?: RolloutPolicy;
   /** Passed to `nix build --builders` (Nix's own remote builders). */
   builders?: string;
   nixBin?: string;
@@ -48,6 +52,7 @@ export interface Composed {
   app: ReturnType<typeof createApp>;
   db: ReturnType<typeof openDb>;
   runner: JobRunner;
+  pull: PullService;
   stateDir: string;
   setupToken?: string;
   close(): Promise<void>;
@@ -106,7 +111,10 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
   auth.invalidateForeignSessions();
   const setupToken = auth.setupToken();
   const fleet = new FleetService(resolve(o.fleetDir));
+  const pull = new PullService({ fleetDir: resolve(o.fleetDir), db, ...(o.rolloutPolicy ? { policy: o.rolloutPolicy } : {}) });
+  pull.start();
   const app = createApp({
+    pull,
     fleet,
     auth,
     jobs,
@@ -118,10 +126,12 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
     app,
     db,
     runner,
+    pull,
     stateDir,
     ...(setupToken ? { setupToken } : {}),
     // Jobs record their final state, so the database closes after the runner.
     close: async () => {
+      pull.stop();
       await fleet.close();
       await runner.close();
       db.close();

@@ -1,0 +1,190 @@
+// The node agent: what runs on every pull node (a NixOS service in the class image) and in the
+// tests, the same code. One check-in: learn who we are from the identity drive, take any newer
+// keyring, fetch our release, verify it before anything else, apply it with health checks and
+// automatic rollback, and report inventory, booted generation, health and log back, each request
+// signed by the host key. Side effects sit behind the ports below; the decisions are in
+// src/core/pull/release.ts.
+import { acceptBundle, acceptKeyring, Refused, type Bundle, type NodeState, type Signed, type Trust } from "../core/pull/release.js";
+import { signRequest } from "../core/pull/agent-auth.js";
+
+/** What the identity drive says about this machine (everything else arrives encrypted to its key). */
+export interface Identity {
+  host: string;
+  /** The OpenSSH private key text of the host key and its public line. */
+  sshPrivateKey: string;
+  sshPublicKey: string;
+  /** MAC address → interface name, and the addresses to set. */
+  network?: { interfaces: { mac: string; name: string; addresses?: string[] }[]; gateway?: string; dns?: string[] };
+}
+
+export interface IdentityPort {
+  /** The identity on the drive, or undefined when no identity drive is present. */
+  read(): Promise<Identity | undefined>;
+}
+
+export interface Http {
+  request(method: "GET" | "POST", path: string, body: Uint8Array | undefined, headers: Record<string, string>): Promise<{ status: number; text: string }>;
+}
+
+/** Applies a bundle the way `hearth deploy` updates a host: switch, health-check, confirm or roll back. */
+export interface SystemPort {
+  /** The running system and its generation. */
+  current(): Promise<{ system?: string; generation?: number; slot?: string }>;
+  apply(b: Bundle, log: (line: string) => void): Promise<{ ok: true } | { ok: false; error: string; rolledBack: boolean }>;
+  /** Hardware facts for the inventory (and for a pending node's listing). */
+  inventory(): Promise<Record<string, unknown>>;
+}
+
+export interface StatePort {
+  load(): Promise<AgentState | undefined>;
+  /** Atomic: the old state or the new one, never half. */
+  save(s: AgentState): Promise<void>;
+}
+
+export interface AgentState {
+  appliedVersion: number;
+  appliedSystem?: string;
+  failedSystems: string[];
+  trust: Trust;
+  /** A pending node's own key (made at first boot, kept across check-ins). */
+  pendingKey?: { privateKey: string; publicKey: string };
+}
+
+export type AgentPhase = "pending" | "up-to-date" | "applying" | "healthy" | "failed" | "rolled-back" | "refused" | "unreachable";
+
+export interface CheckIn {
+  phase: AgentPhase;
+  host?: string;
+  version: number;
+  detail?: string;
+  refusal?: Refused["reason"];
+}
+
+export interface AgentOptions {
+  /** The signing keys in the image: the only root of trust. */
+  imageKeys: string[];
+  identity: IdentityPort;
+  http: Http;
+  system: SystemPort;
+  state: StatePort;
+  /** Makes a pending node's key pair (OpenSSH private text, public line). */
+  newKey: () => { privateKey: string; publicKey: string };
+  /** The Ed25519 seed of an OpenSSH private key. */
+  seedOf: (privateKey: string) => Uint8Array;
+  now?: () => number;
+  /** Post-boot and apply log lines kept for the next report. */
+  logLimit?: number;
+}
+
+export const AGENT_API = "/api/agent/v1";
+
+export class Agent {
+  private log: string[] = [];
+  constructor(private readonly o: AgentOptions) {}
+
+  private note(line: string): void {
+    this.log.push(`${new Date(this.now()).toISOString()} ${line}`);
+    const limit = this.o.logLimit ?? 200;
+    if (this.log.length > limit) this.log = this.log.slice(-limit);
+  }
+
+  private now(): number {
+    return this.o.now ? this.o.now() : Date.now();
+  }
+
+  private async loadState(): Promise<AgentState> {
+    return (await this.o.state.load()) ?? { appliedVersion: 0, failedSystems: [], trust: { keys: this.o.imageKeys, revoked: [], keyringVersion: 0 } };
+  }
+
+  private async call(method: "GET" | "POST", path: string, body: unknown, who: { host: string; publicKey: string; privateKey: string }) {
+    const bytes = body === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(body));
+    const headers: Record<string, string> = { ...signRequest({ method, path, host: who.host, publicKey: who.publicKey, seed: this.o.seedOf(who.privateKey), body: bytes, now: this.now() }) };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    return this.o.http.request(method, path, body === undefined ? undefined : bytes, headers);
+  }
+
+  /** One check-in. Never throws for the server's or the network's faults: the node keeps what it runs. */
+  async checkIn(): Promise<CheckIn> {
+    let state = await this.loadState();
+    const identity = await this.o.identity.read();
+    if (!identity) return this.pending(state);
+    const who = { host: identity.host, publicKey: identity.sshPublicKey, privateKey: identity.sshPrivateKey };
+    const report = async (c: CheckIn) => {
+      const cur = await this.o.system.current().catch(() => ({}));
+      const inventory = await this.o.system.inventory().catch(() => ({}));
+      await this.call("POST", `${AGENT_API}/report`, { ...c, booted: cur, inventory, log: this.log.slice(-50), trust: { keyringVersion: state.trust.keyringVersion } }, who).catch(() => undefined);
+      return c;
+    };
+    try {
+      // Keys first: a release signed by a rotated-in key must find it trusted.
+      const kr = await this.call("GET", `${AGENT_API}/keyring`, undefined, who);
+      if (kr.status === 200) {
+        try {
+          const trust = acceptKeyring(JSON.parse(kr.text) as Signed, state.trust);
+          state = { ...state, trust };
+          await this.o.state.save(state);
+          this.note(`keyring version ${trust.keyringVersion} accepted`);
+        } catch (e) {
+          if (!(e instanceof Refused) || e.reason !== "not-newer") this.note(`keyring refused: ${(e as Error).message}`);
+        }
+      }
+      const r = await this.call("GET", `${AGENT_API}/release`, undefined, who);
+      if (r.status === 204 || r.status === 404) return report({ phase: "up-to-date", host: identity.host, version: state.appliedVersion });
+      if (r.status !== 200) return { phase: "unreachable", host: identity.host, version: state.appliedVersion, detail: `the server answered ${r.status}` };
+      let signed: Signed;
+      try {
+        signed = JSON.parse(r.text);
+      } catch {
+        return report({ phase: "refused", host: identity.host, version: state.appliedVersion, refusal: "malformed", detail: "the server's answer is not JSON" });
+      }
+      const node: NodeState = { host: identity.host, appliedVersion: state.appliedVersion, failedSystems: state.failedSystems };
+      let bundle: Bundle;
+      try {
+        bundle = acceptBundle(signed, state.trust, node, this.now());
+      } catch (e) {
+        if (!(e instanceof Refused)) throw e;
+        // Not newer than what runs: nothing to do (the server may still offer the applied one).
+        if (e.reason === "not-newer" && state.appliedVersion > 0) {
+          const b = JSON.parse(signed.body) as Bundle;
+          if (b.version === state.appliedVersion) return report({ phase: "up-to-date", host: identity.host, version: state.appliedVersion });
+        }
+        // The release whose system already failed here: the node stays rolled back from it.
+        if (e.reason === "failed-before") return report({ phase: "rolled-back", host: identity.host, version: (JSON.parse(signed.body) as Bundle).version, refusal: e.reason, detail: e.message });
+        this.note(`refused a release: ${e.message}`);
+        return report({ phase: "refused", host: identity.host, version: state.appliedVersion, refusal: e.reason, detail: e.message });
+      }
+      await report({ phase: "applying", host: identity.host, version: bundle.version, detail: bundle.system });
+      this.note(`applying version ${bundle.version}: ${bundle.system}`);
+      // Health checks come from the signed body only.
+      const result = await this.o.system.apply(bundle, (l) => this.note(l));
+      if (result.ok) {
+        state = { ...state, appliedVersion: bundle.version, appliedSystem: bundle.system };
+        await this.o.state.save(state);
+        this.note(`version ${bundle.version} healthy`);
+        return report({ phase: "healthy", host: identity.host, version: bundle.version });
+      }
+      state = { ...state, failedSystems: [...new Set([...state.failedSystems, bundle.system])].slice(-20) };
+      await this.o.state.save(state);
+      this.note(`version ${bundle.version} failed: ${result.error}`);
+      return report({ phase: result.rolledBack ? "rolled-back" : "failed", host: identity.host, version: bundle.version, detail: result.error });
+    } catch (e) {
+      return { phase: "unreachable", host: identity.host, version: state.appliedVersion, detail: (e as Error).message };
+    }
+  }
+
+  /** No identity drive: announce ourselves with the hardware facts, under a key of our own. */
+  private async pending(state: AgentState): Promise<CheckIn> {
+    if (!state.pendingKey) {
+      state = { ...state, pendingKey: this.o.newKey() };
+      await this.o.state.save(state);
+    }
+    const k = state.pendingKey!;
+    try {
+      const inventory = await this.o.system.inventory().catch(() => ({}));
+      const r = await this.call("POST", `${AGENT_API}/enroll`, { inventory }, { host: "", publicKey: k.publicKey, privateKey: k.privateKey });
+      return { phase: "pending", version: state.appliedVersion, detail: r.status === 200 ? "listed as a pending node" : `the server answered ${r.status}` };
+    } catch (e) {
+      return { phase: "unreachable", version: state.appliedVersion, detail: (e as Error).message };
+    }
+  }
+}

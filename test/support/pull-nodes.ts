@@ -1,0 +1,74 @@
+// Simulated pull nodes for the tests: the real Agent (src/agent/agent.ts) talking HTTP to a real
+// `hearth serve`, with a stand-in for the one part that needs NixOS (switching a system), named
+// as such. Everything the agent decides (verification, refusals, reports) is the real code.
+import { createHash } from "node:crypto";
+import { readEd25519Key, newEd25519Key } from "../../src/node/secrets/openssh.js";
+import { Agent, type AgentState, type Identity, type SystemPort } from "../../src/agent/agent.js";
+import { FetchHttp } from "../../src/agent/ports.js";
+import type { Bundle } from "../../src/core/pull/release.js";
+
+/** Stand-in for NixOS's switch: records the system; systems listed in `bad` fail their health check and roll back. */
+export class StandInSystem implements SystemPort {
+  system: string | undefined;
+  generation = 1;
+  applied: string[] = [];
+  constructor(readonly bad: Set<string> = new Set()) {}
+  async current() {
+    return { ...(this.system ? { system: this.system } : {}), generation: this.generation };
+  }
+  async apply(b: Bundle, log: (l: string) => void) {
+    this.applied.push(b.system);
+    if (this.bad.has(b.system)) {
+      log(`stand-in: ${b.system} is not healthy; back to ${this.system ?? "the image"}`);
+      return { ok: false as const, error: "stand-in: health check failed", rolledBack: true };
+    }
+    this.system = b.system;
+    this.generation++;
+    return { ok: true as const };
+  }
+  async inventory() {
+    return { arch: "x86_64", memKiB: 4_000_000, product: "stand-in machine" };
+  }
+}
+
+export class MemoryState {
+  s: AgentState | undefined;
+  async load() {
+    return this.s ? (JSON.parse(JSON.stringify(this.s)) as AgentState) : undefined;
+  }
+  async save(s: AgentState) {
+    this.s = JSON.parse(JSON.stringify(s)) as AgentState;
+  }
+}
+
+export interface SimNode {
+  agent: Agent;
+  system: StandInSystem;
+  state: MemoryState;
+}
+
+/** A node whose identity is `identity` (undefined: no identity drive), trusting `imageKeys`. */
+export function simNode(server: string, imageKeys: string[], identity: Identity | undefined | (() => Promise<Identity | undefined>), bad?: Set<string>): SimNode {
+  const system = new StandInSystem(bad);
+  const state = new MemoryState();
+  const agent = new Agent({
+    imageKeys,
+    identity: { read: typeof identity === "function" ? identity : async () => identity },
+    http: new FetchHttp(server),
+    system,
+    state,
+    newKey: () => {
+      const k = newEd25519Key("pending");
+      return { privateKey: k.privateFile.toString("utf8"), publicKey: k.publicLine };
+    },
+    seedOf: (t) => readEd25519Key(t).seed,
+  });
+  return { agent, system, state };
+}
+
+/** A store path that looks like a NixOS system closure (Nix's base-32 alphabet), distinct per host and version. */
+export const fakeSystem = (host: string, v: number) => {
+  const h = createHash("sha256").update(`${host}/${v}`).digest();
+  const hash = [...h.subarray(0, 32)].map((b) => "0123456789abcdfghijklmnpqrsvwxyz"[b % 32]).join("");
+  return `/nix/store/${hash}-nixos-system-${host}-${v}`;
+};
