@@ -71,6 +71,8 @@ export interface AgentOptions {
   newKey: () => { privateKey: string; publicKey: string };
   /** The Ed25519 seed of an OpenSSH private key. */
   seedOf: (privateKey: string) => Uint8Array;
+  /** Ed25519 signing (Node's OpenSSL in ports.ts; @noble/curves when absent). */
+  sign?: (message: Uint8Array, seed: Uint8Array) => Uint8Array;
   now?: () => number;
   /** Post-boot and apply log lines kept for the next report. */
   logLimit?: number;
@@ -98,7 +100,7 @@ export class Agent {
 
   private async call(method: "GET" | "POST", path: string, body: unknown, who: { host: string; publicKey: string; privateKey: string }) {
     const bytes = body === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(body));
-    const headers: Record<string, string> = { ...signRequest({ method, path, host: who.host, publicKey: who.publicKey, seed: this.o.seedOf(who.privateKey), body: bytes, now: this.now() }) };
+    const headers: Record<string, string> = { ...signRequest({ method, path, host: who.host, publicKey: who.publicKey, seed: this.o.seedOf(who.privateKey), body: bytes, now: this.now(), ...(this.o.sign ? { sign: this.o.sign } : {}) }) };
     if (body !== undefined) headers["content-type"] = "application/json";
     return this.o.http.request(method, path, body === undefined ? undefined : bytes, headers);
   }

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Agent } from "./agent.js";
-import { DriveIdentity, FetchHttp, FileState, NixosSystem } from "./ports.js";
+import { DriveIdentity, FetchHttp, FileState, NixosSystem, nodeSign } from "./ports.js";
 import { newEd25519Key, readEd25519Key } from "../node/secrets/openssh.js";
 import { parsePublicKey, publicKeyLine } from "../core/signing/minisign.js";
 
@@ -44,6 +44,7 @@ export function agentFor(c: AgentConfig): Agent {
       return { privateKey: k.privateFile.toString("utf8"), publicKey: k.publicLine };
     },
     seedOf: (text) => readEd25519Key(text).seed,
+    sign: nodeSign,
   });
 }
 

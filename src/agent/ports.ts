@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { randomBytes } from "node:crypto";
+import { createPrivateKey, randomBytes, sign as cryptoSign } from "node:crypto";
 import { readIdentityDir, HOST_KEY_FILE, IDENTITY_LABEL } from "../node/identity/drive.js";
 import { activateScript, confirmScript, generationOf, rollbackScript, SYSTEM_PROFILE, type DeployOptions } from "../core/deploy/deploy.js";
 import { healthScript, parseHealth, describeHealth } from "../core/deploy/health.js";
@@ -13,6 +13,11 @@ import type { Bundle } from "../core/pull/release.js";
 import type { AgentState, Http, Identity, IdentityPort, StatePort, SystemPort } from "./agent.js";
 
 const run = promisify(execFile);
+
+/** Ed25519 signing with Node's OpenSSL: a seed in PKCS#8 (RFC 8410's fixed prefix). */
+const PKCS8_ED25519 = Buffer.from("302e020100300506032b657004220420", "hex");
+export const nodeSign = (message: Uint8Array, seed: Uint8Array): Uint8Array =>
+  new Uint8Array(cryptoSign(null, message, createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: "der", type: "pkcs8" })));
 
 export class FileState implements StatePort {
   constructor(private readonly dir: string) {}

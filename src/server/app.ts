@@ -13,7 +13,7 @@ import { ApiFailure, errorResponse, notFound } from "./errors.js";
 import type { Auth } from "./auth.js";
 import { HostConflictFailure, hostJsonSchema, type FleetService } from "./fleet.js";
 import type { PullService } from "./pull.js";
-import type { FleetOverview, HostUpdate, JobEvent, JobSummary, LoginRequest, SetupRequest } from "./wire.js";
+import type { PullOverview, FleetOverview, HostUpdate, JobEvent, JobSummary, LoginRequest, SetupRequest } from "./wire.js";
 
 /** What the routes need from the job system (src/server/jobs implements it). */
 export interface JobsPort {
@@ -224,7 +224,10 @@ export function createApp(deps: ServerDeps): Hono {
     const pull = deps.pull;
     // Agents authenticate each request with their host key (pull.ts), not with a session.
     app.route("/api/agent/v1", pull.routes());
-    app.get("/api/pull", (c) => c.json({ nodes: pull.nodes(), rollouts: pull.rollouts(20), unreleased: pull.unreleased(), policy: pull.policy }));
+    app.get("/api/pull", (c) => {
+      const o: PullOverview = { nodes: pull.nodes(), rollouts: pull.rollouts(20), unreleased: pull.unreleased(), policy: pull.policy };
+      return c.json(o);
+    });
     app.post("/api/rollouts", async (c) => {
       const b = await body<{ hosts?: unknown }>(c);
       const hosts = Array.isArray(b.hosts) ? b.hosts.map(String) : undefined;

@@ -7,26 +7,16 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Hono, type Context } from "hono";
-import { verifyRequest, keyFingerprint, type AgentAuthFailure } from "../core/pull/agent-auth.js";
+import { verifyRequest, keyFingerprint, type AgentAuthFailure, type Ed25519 } from "../core/pull/agent-auth.js";
+import { createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
 import { DEFAULT_POLICY, offered, report, resume, abort, startRollout, step, summary, type RolloutPolicy, type RolloutState } from "../core/pull/rollout.js";
 import { RELEASES_DIR, type Signed } from "../core/pull/release.js";
 import { ApiFailure } from "./errors.js";
+import type { PullNode as WirePullNode, PullPhase } from "./wire.js";
 import type { Db } from "./db.js";
 
-export type NodePhase = "pending" | "up-to-date" | "applying" | "healthy" | "failed" | "rolled-back" | "refused" | "unreachable";
-
-export interface PullNode {
-  id: string;
-  host?: string;
-  key: string;
-  phase: NodePhase;
-  version: number;
-  lastSeen: number;
-  detail?: string;
-  booted?: unknown;
-  inventory?: unknown;
-  log?: string[];
-}
+export type NodePhase = PullPhase;
+export type PullNode = WirePullNode;
 
 export interface RolloutView extends RolloutState {
   policy: RolloutPolicy;
@@ -284,6 +274,7 @@ export class PullService {
       { method: c.req.method, path: c.req.path, headers: (n) => c.req.header(n), body, now: this.now() },
       (h) => this.keys.get(h),
       (n) => this.nonces.add(n, this.now()),
+      nodeEd25519,
     );
     if (!r.ok) throw new ApiFailure(401, "agent_auth", AUTH_MESSAGES[r.why]);
     if (!r.host && !allowPending) throw new ApiFailure(403, "pending", "this node has no identity yet; an admin adopts it first");
@@ -338,6 +329,25 @@ export class PullService {
     return app;
   }
 }
+
+/** Node's OpenSSL Ed25519 (20x the speed of JavaScript), public keys cached as key objects. */
+const SPKI_ED25519 = Buffer.from("302a300506032b6570032100", "hex");
+const keyObjects = new Map<string, KeyObject>();
+export const nodeEd25519: Ed25519 = {
+  sign: () => {
+    throw new Error("the server signs nothing");
+  },
+  verify: (sig, msg, pub) => {
+    const id = Buffer.from(pub).toString("base64");
+    let k = keyObjects.get(id);
+    if (!k) {
+      if (keyObjects.size > 100_000) keyObjects.clear();
+      k = createPublicKey({ key: Buffer.concat([SPKI_ED25519, pub]), format: "der", type: "spki" });
+      keyObjects.set(id, k);
+    }
+    return cryptoVerify(null, msg, k, sig);
+  },
+};
 
 const view = (s: RolloutState, policy: RolloutPolicy): RolloutView => ({ ...s, policy, counts: summary(s) });
 

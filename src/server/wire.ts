@@ -186,3 +186,56 @@ export interface Session {
   /** False when bound to loopback without login. */
   authRequired: boolean;
 }
+
+// ---- pull nodes (issue 14) ----------------------------------------------------------------
+
+export type PullPhase = "pending" | "up-to-date" | "applying" | "healthy" | "failed" | "rolled-back" | "refused" | "unreachable";
+
+/** A pull node's last check-in: a host (known by its SSH host key) or a pending machine (by its own key). */
+export interface PullNode {
+  /** The host name, or `pending:SHA256:…` for a machine with no identity drive. */
+  id: string;
+  host?: string;
+  /** The ssh-ed25519 key it signs with. */
+  key: string;
+  phase: PullPhase;
+  /** The release version it reported (applied, or being applied). */
+  version: number;
+  /** Milliseconds since the epoch. */
+  lastSeen: number;
+  detail?: string;
+  /** Running system, generation and A/B slot. */
+  booted?: { system?: string; generation?: number; slot?: string };
+  /** Hardware facts: arch, memKiB, product, uefi, tpm, interfaces. */
+  inventory?: Record<string, unknown>;
+  log?: string[];
+}
+
+export type RolloutHostPhase = "waiting" | "offered" | "applying" | "healthy" | "failed" | "rolled-back";
+
+export interface RolloutPolicyWire {
+  canary: number;
+  batchSize: number;
+  pauseAtFailures: number;
+  healthTimeoutMs: number;
+}
+
+export interface RolloutWire {
+  id: string;
+  versions: Record<string, number>;
+  waves: string[][];
+  hosts: Record<string, { phase: RolloutHostPhase; offeredAt?: number; detail?: string }>;
+  status: "running" | "paused" | "done" | "aborted";
+  pausedBecause?: string;
+  policy: RolloutPolicyWire;
+  counts: Record<RolloutHostPhase, number>;
+}
+
+/** GET /api/pull */
+export interface PullOverview {
+  nodes: PullNode[];
+  rollouts: RolloutWire[];
+  /** Hosts with a signed release newer than they may fetch and in no active rollout. */
+  unreleased: Record<string, number>;
+  policy: RolloutPolicyWire;
+}

@@ -6,7 +6,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { base64 } from "@scure/base";
+import { base64, utf8 } from "@scure/base";
 
 export const AGENT_AUTH_SCHEME = "HearthAgent";
 /** A request older or newer than this (clock skew included) is refused. */
@@ -20,10 +20,9 @@ export interface AgentHeaders {
   authorization: string;
 }
 
-const enc = new TextEncoder();
 
 function message(method: string, path: string, host: string, key: string, time: string, nonce: string, body: Uint8Array): Uint8Array {
-  return enc.encode(["hearth-agent-v1", method.toUpperCase(), path, host, key, time, nonce, bytesToHex(sha256(body))].join("\n"));
+  return utf8.decode(["hearth-agent-v1", method.toUpperCase(), path, host, key, time, nonce, bytesToHex(sha256(body))].join("\n"));
 }
 
 /** The raw 32-byte key of an `ssh-ed25519 AAAA…` line. */
@@ -34,7 +33,7 @@ export function sshEd25519Key(line: string): Uint8Array {
   const view = new DataView(wire.buffer, wire.byteOffset, wire.byteLength);
   const tlen = view.getUint32(0);
   const klen = view.getUint32(4 + tlen);
-  if (new TextDecoder().decode(wire.subarray(4, 4 + tlen)) !== "ssh-ed25519" || klen !== 32) throw new Error("not an ssh-ed25519 public key");
+  if (utf8.encode(wire.subarray(4, 4 + tlen)) !== "ssh-ed25519" || klen !== 32) throw new Error("not an ssh-ed25519 public key");
   return wire.slice(8 + tlen, 8 + tlen + 32);
 }
 
@@ -42,13 +41,24 @@ export function sshEd25519Key(line: string): Uint8Array {
  * Headers for one request. `host` is "" for a pending node; `publicKey` is its `ssh-ed25519` line.
  * @example signRequest({ method: "GET", path: "/api/agent/v1/release", host: "node1", publicKey, seed, body: new Uint8Array() })
  */
-export function signRequest(r: { method: string; path: string; host: string; publicKey: string; seed: Uint8Array; body: Uint8Array; now?: number; nonce?: string }): AgentHeaders {
+export function signRequest(r: { method: string; path: string; host: string; publicKey: string; seed: Uint8Array; body: Uint8Array; now?: number; nonce?: string; sign?: Ed25519["sign"] }): AgentHeaders {
   const time = String(r.now ?? Date.now());
   const nonce = r.nonce ?? bytesToHex(ed25519.utils.randomSecretKey().slice(0, 16));
   const key = r.publicKey.trim().split(/\s+/).slice(0, 2).join(" ");
-  const sig = ed25519.sign(message(r.method, r.path, r.host, key, time, nonce, r.body), r.seed);
+  const sig = (r.sign ?? nobleEd25519.sign)(message(r.method, r.path, r.host, key, time, nonce, r.body), r.seed);
   return { "x-hearth-host": r.host, "x-hearth-key": key, "x-hearth-time": time, "x-hearth-nonce": nonce, authorization: `${AGENT_AUTH_SCHEME} ${base64.encode(sig)}` };
 }
+
+/**
+ * Ed25519 by whoever does it fastest: @noble/curves here (pure, the core's only option), Node's
+ * OpenSSL on the server, where a verification in JavaScript (about 4 ms on a small machine) would
+ * cap check-ins at a few hundred a second.
+ */
+export interface Ed25519 {
+  sign(message: Uint8Array, seed: Uint8Array): Uint8Array;
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+}
+export const nobleEd25519: Ed25519 = { sign: (m, s) => ed25519.sign(m, s), verify: (sig, m, p) => ed25519.verify(sig, m, p) };
 
 export type AgentAuthFailure = "missing" | "malformed" | "stale" | "replayed" | "unknown-host" | "wrong-key" | "bad-signature";
 
@@ -60,6 +70,7 @@ export function verifyRequest(
   r: { method: string; path: string; headers: (name: string) => string | undefined; body: Uint8Array; now: number },
   keyOf: (host: string) => string | undefined,
   seen: (nonce: string) => boolean,
+  ed: Ed25519 = nobleEd25519,
 ): { ok: true; host: string; key: string } | { ok: false; why: AgentAuthFailure } {
   const h = (n: keyof AgentHeaders) => r.headers(n);
   const auth = h("authorization");
@@ -88,7 +99,7 @@ export function verifyRequest(
   } catch {
     return { ok: false, why: "malformed" };
   }
-  if (sig.length !== 64 || !ed25519.verify(sig, message(r.method, r.path, host, key, time, nonce, r.body), pub)) return { ok: false, why: "bad-signature" };
+  if (sig.length !== 64 || !ed.verify(sig, message(r.method, r.path, host, key, time, nonce, r.body), pub)) return { ok: false, why: "bad-signature" };
   // Recorded only after the signature holds, so nobody can burn another node's nonces.
   if (seen(`${key} ${nonce}`)) return { ok: false, why: "replayed" };
   return { ok: true, host, key };

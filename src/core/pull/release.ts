@@ -4,6 +4,7 @@
 // decides from signed words alone; the server that hands them out only stores what was signed.
 // A node refuses: a changed byte, another key, another host, a version not above the one it
 // applied, an expired bundle, and a system that already failed to activate there.
+import { utf8 } from "@scure/base";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import type { HealthCheck } from "../services/types.js";
@@ -54,7 +55,7 @@ export interface Signed {
 }
 
 const STORE_PATH = /^\/nix\/store\/[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+._?=-]+$/;
-const hex = (s: string) => bytesToHex(sha256(new TextEncoder().encode(s)));
+const hex = (s: string) => bytesToHex(sha256(utf8.decode(s)));
 
 /** The signed words: `hearth-bundle host=node1 version=7 expires=2026-12-30T00:00:00Z sha256=…`. */
 export function trustedCommentOf(kind: "bundle" | "keyring", fields: Record<string, string | number>): string {
@@ -78,14 +79,14 @@ export function signBundle(b: Omit<Bundle, "format">, key: SecretKey): Signed {
   if (Number.isNaN(Date.parse(b.expires))) throw new Error(`expires ${JSON.stringify(b.expires)} is not a date`);
   const body = JSON.stringify({ format: BUNDLE_FORMAT, ...b }, null, 2) + "\n";
   const comment = trustedCommentOf("bundle", { host: b.host, version: b.version, expires: new Date(b.expires).toISOString(), sha256: hex(body) });
-  return { body, signature: sign(new TextEncoder().encode(body), key, { trustedComment: comment, untrustedComment: `hearth bundle for ${b.host}, version ${b.version}` }) };
+  return { body, signature: sign(utf8.decode(body), key, { trustedComment: comment, untrustedComment: `hearth bundle for ${b.host}, version ${b.version}` }) };
 }
 
 export function signKeyring(k: Omit<Keyring, "format">, key: SecretKey): Signed {
   for (const line of k.keys) parsePublicKey(line);
   const body = JSON.stringify({ format: KEYRING_FORMAT, ...k }, null, 2) + "\n";
   const comment = trustedCommentOf("keyring", { version: k.version, sha256: hex(body) });
-  return { body, signature: sign(new TextEncoder().encode(body), key, { trustedComment: comment, untrustedComment: `hearth keyring version ${k.version}` }) };
+  return { body, signature: sign(utf8.decode(body), key, { trustedComment: comment, untrustedComment: `hearth keyring version ${k.version}` }) };
 }
 
 /** Why a node refused something; each is a test in test/pull.test.ts. */
@@ -127,7 +128,7 @@ const keyIdOf = (k: PublicKey) => [...k.keyId].reverse().map((b) => b.toString(1
 function checkSignature(s: Signed, t: Trust, kind: string): Record<string, string> {
   let comment: string;
   try {
-    comment = verify(new TextEncoder().encode(s.body), s.signature, trustedKeys(t)).trustedComment;
+    comment = verify(utf8.decode(s.body), s.signature, trustedKeys(t)).trustedComment;
   } catch (e) {
     if (e instanceof SignatureError) {
       if (e.reason === "unknown-key") {

@@ -8,7 +8,7 @@
 // each direction against the minisign binary.
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { blake2b } from "@noble/hashes/blake2.js";
-import { base64 } from "@scure/base";
+import { base64, utf8 } from "@scure/base";
 
 const UNTRUSTED = "untrusted comment: ";
 const TRUSTED = "trusted comment: ";
@@ -35,7 +35,6 @@ export class SignatureError extends Error {
   }
 }
 
-const enc = new TextEncoder();
 const bytesEq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 const ascii = (b: Uint8Array) => String.fromCharCode(...b);
 
@@ -55,7 +54,7 @@ export function generateKey(seed: Uint8Array = ed25519.utils.randomSecretKey(), 
 
 /** The base64 line of a public key (what `minisign -P` takes and `minisign.pub` holds on its second line). */
 export function publicKeyLine(k: PublicKey): string {
-  return base64.encode(new Uint8Array([...enc.encode("Ed"), ...k.keyId, ...k.key]));
+  return base64.encode(new Uint8Array([...utf8.decode("Ed"), ...k.keyId, ...k.key]));
 }
 
 /** A `minisign.pub` file. */
@@ -78,14 +77,14 @@ export function parsePublicKey(text: string): PublicKey {
 }
 
 /** checksum of an unencrypted secret key: BLAKE2b-256 of sig_alg | keynum | sk (minisign.c seckey_compute_chk). */
-const checksum = (k: SecretKey) => blake2b(new Uint8Array([...enc.encode("Ed"), ...k.keyId, ...k.secret]), { dkLen: 32 });
+const checksum = (k: SecretKey) => blake2b(new Uint8Array([...utf8.decode("Ed"), ...k.keyId, ...k.secret]), { dkLen: 32 });
 
 /** An unencrypted secret key file, as `minisign -G -W` writes it (hearth age-encrypts the whole file). */
 export function secretKeyFile(k: SecretKey, comment = "hearth signing key (unencrypted; keep it age-encrypted)"): string {
   const body = new Uint8Array(2 + 2 + 2 + 32 + 8 + 8 + 8 + 64 + 32);
-  body.set(enc.encode("Ed"), 0);
+  body.set(utf8.decode("Ed"), 0);
   // kdf_alg "\0\0": no password (minisign.h KDFNONE); salt and limits stay zero as in generate().
-  body.set(enc.encode("B2"), 4);
+  body.set(utf8.decode("B2"), 4);
   body.set(k.keyId, 54);
   body.set(k.secret, 62);
   body.set(checksum(k), 126);
@@ -120,13 +119,13 @@ export interface SignOptions {
 
 /** A `.minisig` for `data`, prehashed ("ED") as minisign has made by default since 0.8. */
 export function sign(data: Uint8Array, k: SecretKey, o: SignOptions): string {
-  if (/[\r\n]/.test(o.trustedComment) || enc.encode(o.trustedComment).length > MAX_TRUSTED) throw new Error("a trusted comment is one line of at most 8 KiB");
+  if (/[\r\n]/.test(o.trustedComment) || utf8.decode(o.trustedComment).length > MAX_TRUSTED) throw new Error("a trusted comment is one line of at most 8 KiB");
   const untrusted = o.untrustedComment ?? "signature from hearth";
   if (/[\r\n]/.test(untrusted)) throw new Error("an untrusted comment is one line");
   const seed = k.secret.slice(0, 32);
   const sig = ed25519.sign(blake2b(data, { dkLen: 64 }), seed);
-  const global = ed25519.sign(new Uint8Array([...sig, ...enc.encode(o.trustedComment)]), seed);
-  const sigStruct = new Uint8Array([...enc.encode("ED"), ...k.keyId, ...sig]);
+  const global = ed25519.sign(new Uint8Array([...sig, ...utf8.decode(o.trustedComment)]), seed);
+  const sigStruct = new Uint8Array([...utf8.decode("ED"), ...k.keyId, ...sig]);
   return `${UNTRUSTED}${untrusted}\n${base64.encode(sigStruct)}\n${TRUSTED}${o.trustedComment}\n${base64.encode(global)}\n`;
 }
 
@@ -163,6 +162,6 @@ export function verify(data: Uint8Array, signature: string, trusted: readonly Pu
   const sig = sigStruct.slice(10);
   if (!ed25519.verify(sig, blake2b(data, { dkLen: 64 }), key.key)) throw new SignatureError("bad-signature", "the signature does not match the data");
   const trustedComment = c2.slice(TRUSTED.length);
-  if (!ed25519.verify(global, new Uint8Array([...sig, ...enc.encode(trustedComment)]), key.key)) throw new SignatureError("bad-comment-signature", "the trusted comment was changed after signing");
+  if (!ed25519.verify(global, new Uint8Array([...sig, ...utf8.decode(trustedComment)]), key.key)) throw new SignatureError("bad-comment-signature", "the trusted comment was changed after signing");
   return { trustedComment, key };
 }
