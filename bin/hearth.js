@@ -35,6 +35,8 @@ function loadCompiled() {
     cachedData = readFileSync(cacheFile);
   } catch {}
   const require = createRequire(file);
+  // No dynamic import() may be left in the bundle (Node 20's vm cannot resolve one without a flag);
+  // scripts/build-cli.mjs refuses a build that has one.
   const script = new Script(require("node:module").wrap(readFileSync(file, "utf8")), { filename: file, cachedData });
   const module = { exports: {} };
   script.runInThisContext().call(module.exports, module.exports, require, module, file, dist);

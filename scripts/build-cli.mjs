@@ -52,8 +52,9 @@ const common = {
 // The CLI (and the server it starts) as one CommonJS script. bin/hearth.js compiles it with a V8
 // code cache (Node 20 has no compile cache of its own): the 2 MB are parsed once per machine, not
 // once per command. Code behind a dynamic import stays unevaluated until a command needs it.
-await build({
+const cli = await build({
   ...common,
+  metafile: true,
   stdin: { contents: 'export { main } from "./src/cli/main.ts";', resolveDir: root, loader: "ts", sourcefile: "hearth-cli.ts" },
   outfile: join(outdir, "hearth.cjs"),
   format: "cjs",
@@ -62,6 +63,10 @@ await build({
   define: { "import.meta.url": "__hearthFileUrl" },
   banner: { js: 'var __hearthFileUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
+// bin/hearth.js runs the bundle through vm.Script, which on Node 20 cannot resolve an import()
+// that esbuild left alone (a Node built-in, an external package): import those statically.
+const dynamic = Object.values(cli.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.kind === "dynamic-import" && i.external).map((i) => i.path));
+if (dynamic.length) throw new Error(`dynamic import() of ${dynamic.join(", ")} in the CLI bundle; import them statically`);
 // The fleet worker is a thread of its own (src/server/fleet.ts starts it from beside hearth.cjs).
 await build({
   ...common,

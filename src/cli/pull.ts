@@ -2,7 +2,9 @@
 // (`hearth publish`) and identity drives (`hearth identity write`). Signing happens here, where
 // the admin's identity is, never in `hearth serve`.
 import { Command } from "commander";
-import { existsSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { resolve, join } from "node:path";
 import { CliError, out, validated } from "./common.js";
 import { identities } from "./secrets.js";
@@ -117,7 +119,6 @@ export function registerPull(program: Command): void {
           const cmds = missing.map((h) => `nix build path:${join(dir, "flake")}#nixosConfigurations.${h}.config.system.build.toplevel --no-link --print-out-paths`);
           if (opts.dryRun) for (const c of cmds) out(`would run: ${c}`);
           else {
-            const { execFileSync } = await import("node:child_process");
             for (const h of missing) {
               try {
                 const path = execFileSync("nix", ["build", `path:${join(dir, "flake")}#nixosConfigurations.${h}.config.system.build.toplevel`, "--no-link", "--print-out-paths", "--extra-experimental-features", "nix-command flakes"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
@@ -181,8 +182,6 @@ export function registerPull(program: Command): void {
             out(`wrote ${opts.image} (${size} bytes, label HEARTH-ID, mode 0600): ${host}'s name, SSH host key and network identity`);
             out(`it holds ${host}'s private host key: write it to the drive (dd if=${opts.image} of=/dev/disk/by-id/… bs=1M) and delete the file`);
           } else {
-            const { mkdtempSync, rmSync } = await import("node:fs");
-            const { tmpdir } = await import("node:os");
             const tmp = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "hearth-idimg-"));
             try {
               writeIdentityImage(join(tmp, "id.img"), content);
