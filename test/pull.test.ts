@@ -4,7 +4,8 @@
 // anything; rollouts stop at a failed canary and go on under the failure threshold.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { composeServer, type Composed } from "../src/server/serve.js";
 import { listen, type Started } from "../src/server/app.js";
@@ -342,3 +343,52 @@ test("an agent with no identity drive is listed as a pending node with its hardw
 
 // Keep a directory for fixtures some tests create and remove.
 mkdirSync(tempDir(), { recursive: true });
+
+test("the CLI signs: signing init, publish (minisign -V verifies it), and a node applies exactly what was published", async () => {
+  const f = await fleetOf(2);
+  const init = hearth(["signing", "init", "-f", f.dir]);
+  assert.equal(init.code, 0, init.stderr);
+  const pubLine = /public key .*: (RW\S+)/.exec(init.stdout)?.[1];
+  assert.ok(pubLine, init.stdout);
+  assert.match(readFileSync(join(f.dir, "fleet.yaml"), "utf8"), new RegExp(`publicKeys:\\n\\s+- ${pubLine!.replace(/[+/]/g, "\\$&")}`), "listed in fleet.yaml for the images");
+  assert.match(readFileSync(join(f.dir, "signing/key.age"), "utf8"), /^-----BEGIN AGE ENCRYPTED FILE-----/, "the secret key only age-encrypted");
+  assert.equal(hearth(["signing", "init", "-f", f.dir]).code, 1, "never replaced silently");
+  assert.equal(hearth(["validate", f.dir]).code, 0, "the fleet stays valid");
+
+  const dry = hearth(["publish", "n01", "--dry-run", "-f", f.dir, "-i", f.identity]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /would run: nix build path:.*#nixosConfigurations\.n01\.config\.system\.build\.toplevel/);
+  assert.ok(!existsSync(join(f.dir, "releases")), "a dry run signs nothing");
+
+  const sys = fakeSystem("n01", 1);
+  const pub = hearth(["publish", "n01", "--system", `n01=${sys}`, "--substituter", "http://10.0.0.1:5000", "--expires", "2d", "-f", f.dir, "-i", f.identity]);
+  assert.equal(pub.code, 0, pub.stderr);
+  assert.match(pub.stdout, /signed releases\/n01\/1\.json \(version 1/);
+  // minisign itself verifies the release with the fleet's public key file, and shows the signed words.
+  const v = spawnSync("minisign", ["-V", "-p", join(f.dir, "signing/hearth.pub"), "-m", join(f.dir, "releases/n01/1.json")], { encoding: "utf8" });
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, /Trusted comment: hearth-bundle host=n01 version=1 expires=\S+ sha256=[0-9a-f]{64}/);
+  const body = JSON.parse(readFileSync(join(f.dir, "releases/n01/1.json"), "utf8"));
+  assert.equal(body.system, sys);
+  assert.deepEqual(body.substituters, ["http://10.0.0.1:5000"]);
+  assert.ok(Date.parse(body.expires) - Date.now() > 1.9 * 86_400_000 && Date.parse(body.expires) - Date.now() < 2.1 * 86_400_000);
+
+  // The server rolls it out by itself (no canary failure, one host); the node applies it.
+  const { s, url } = await serve(f.dir, { canary: 1, batchSize: 5, pauseAtFailures: 2, healthTimeoutMs: 60_000 });
+  assert.deepEqual(s.pull.unreleased(), { n01: 1 });
+  s.pull.tick();
+  const node = simNode(url, [pubLine!], identityOf(f, "n01"));
+  assert.equal((await node.agent.checkIn()).phase, "healthy");
+  assert.equal(node.system.system, sys);
+  assert.equal(s.pull.rollouts()[0]!.status, "done");
+
+  // Rotation through the CLI: the node learns the new key from the keyring and applies a release it signed.
+  const rot = hearth(["signing", "rotate", "-f", f.dir, "-i", f.identity]);
+  assert.equal(rot.code, 0, rot.stderr);
+  assert.equal(hearth(["publish", "n01", "--system", `n01=${fakeSystem("n01", 2)}`, "-f", f.dir, "-i", f.identity]).code, 0);
+  s.pull.tick();
+  assert.equal((await node.agent.checkIn()).phase, "healthy");
+  assert.equal(node.system.system, fakeSystem("n01", 2));
+  assert.equal(node.state.s?.trust.keyringVersion, 1);
+  assert.equal((readFileSync(join(f.dir, "fleet.yaml"), "utf8").match(/- RW/g) ?? []).length, 2, "both keys listed for the next image");
+});

@@ -136,8 +136,6 @@ export class PullService {
   private readonly now: () => number;
   readonly policy: RolloutPolicy;
   private timer?: NodeJS.Timeout;
-  /** Last scan of the releases folder (new versions are looked for at most every 2 s). */
-  private lastScan = 0;
 
   constructor(private readonly o: PullOptions) {
     this.files = new ReleaseFiles(o.fleetDir);
@@ -220,9 +218,6 @@ export class PullService {
   }
 
   private startForNewReleases(): void {
-    const t = this.now();
-    if (t - this.lastScan < 2000) return;
-    this.lastScan = t;
     if (Object.keys(this.unreleased()).length) this.startRollout();
   }
 
