@@ -392,3 +392,50 @@ test("the CLI signs: signing init, publish (minisign -V verifies it), and a node
   assert.equal(node.state.s?.trust.keyringVersion, 1);
   assert.equal((readFileSync(join(f.dir, "fleet.yaml"), "utf8").match(/- RW/g) ?? []).length, 2, "both keys listed for the next image");
 });
+
+test("a pending node is adopted remotely: its identity arrives encrypted to its own key, signed; a forged adoption is refused", async () => {
+  const f = await fleetOf(2);
+  assert.equal(hearth(["signing", "init", "-f", f.dir]).code, 0);
+  const pubLine = readFileSync(join(f.dir, "signing/hearth.pub"), "utf8").split("\n")[1]!;
+  const { s, url } = await serve(f.dir);
+  const node = simNode(url, [pubLine], undefined);
+  assert.equal((await node.agent.checkIn()).phase, "pending");
+  const pending = s.pull.nodes().find((n) => n.phase === "pending")!;
+
+  // A forged adoption (another key signed it) sits where the server would hand it over: refused.
+  const { signAdoption, keyHash } = await import("../src/core/pull/release.js");
+  const forged = signAdoption({ host: "n02", key: pending.key, issued: new Date().toISOString(), expires: new Date(Date.now() + 86_400_000).toISOString(), identity: "not even encrypted" }, generateKey());
+  mkdirSync(join(f.dir, "releases/adoptions"), { recursive: true });
+  writeFileSync(join(f.dir, `releases/adoptions/${keyHash(pending.key)}.json.minisig`), forged.signature);
+  writeFileSync(join(f.dir, `releases/adoptions/${keyHash(pending.key)}.json`), forged.body);
+  const refused = await node.agent.checkIn();
+  assert.equal(refused.phase, "pending");
+  assert.equal(refused.refusal, "unknown-key");
+  assert.equal(node.state.s?.adopted, undefined);
+
+  // The admin adopts it with the CLI (signing key and host key decrypted on the admin's side only).
+  const r = hearth(["adopt", "n01", "--key", pending.key, "-f", f.dir, "-i", f.identity]);
+  assert.equal(r.code, 0, r.stderr);
+  const file = readFileSync(join(f.dir, `releases/adoptions/${keyHash(pending.key)}.json`), "utf8");
+  const hostKey = identityOf(f, "n01").sshPrivateKey;
+  assert.ok(!file.includes(hostKey.split("\n")[4]!), "the host key is not in the file in clear");
+  assert.match(JSON.parse(file).identity, /^-----BEGIN AGE ENCRYPTED FILE-----/);
+  assert.equal(hearth(["publish", "n01", "--system", `n01=${fakeSystem("n01", 1)}`, "-f", f.dir, "-i", f.identity]).code, 0);
+  s.pull.tick();
+  const adopted = await node.agent.checkIn();
+  assert.equal(adopted.phase, "healthy", JSON.stringify(adopted));
+  assert.equal(adopted.host, "n01");
+  assert.equal(node.system.system, fakeSystem("n01", 1));
+  assert.equal(node.state.s?.adopted?.sshPrivateKey, hostKey, "the node holds n01's own host key");
+  const nodes = s.pull.nodes();
+  assert.deepEqual(nodes.map((n) => n.id), ["n01"], "the pending entry is gone, the host is listed");
+  // Another pending node cannot use that adoption: it is addressed to the first node's key.
+  const other = simNode(url, [pubLine], undefined);
+  await other.agent.checkIn();
+  const otherKey = s.pull.nodes().find((n) => n.phase === "pending")!.key;
+  writeFileSync(join(f.dir, `releases/adoptions/${keyHash(otherKey)}.json.minisig`), readFileSync(join(f.dir, `releases/adoptions/${keyHash(pending.key)}.json.minisig`)));
+  writeFileSync(join(f.dir, `releases/adoptions/${keyHash(otherKey)}.json`), file);
+  const stolen = await other.agent.checkIn();
+  assert.equal(stolen.refusal, "wrong-host");
+  assert.equal(other.state.s?.adopted, undefined);
+});

@@ -4,7 +4,7 @@
 // automatic rollback, and report inventory, booted generation, health and log back, each request
 // signed by the host key. Side effects sit behind the ports below; the decisions are in
 // src/core/pull/release.ts.
-import { acceptBundle, acceptKeyring, Refused, type Bundle, type NodeState, type Signed, type Trust } from "../core/pull/release.js";
+import { acceptAdoption, acceptBundle, acceptKeyring, Refused, type Bundle, type NodeState, type Signed, type Trust } from "../core/pull/release.js";
 import { signRequest } from "../core/pull/agent-auth.js";
 
 /** What the identity drive says about this machine (everything else arrives encrypted to its key). */
@@ -48,6 +48,8 @@ export interface AgentState {
   trust: Trust;
   /** A pending node's own key (made at first boot, kept across check-ins). */
   pendingKey?: { privateKey: string; publicKey: string };
+  /** The identity an admin gave this node remotely (no drive): used when no drive is present. */
+  adopted?: Identity & { fromKey: string; reported?: boolean };
 }
 
 export type AgentPhase = "pending" | "up-to-date" | "applying" | "healthy" | "failed" | "rolled-back" | "refused" | "unreachable";
@@ -71,6 +73,10 @@ export interface AgentOptions {
   newKey: () => { privateKey: string; publicKey: string };
   /** The Ed25519 seed of an OpenSSH private key. */
   seedOf: (privateKey: string) => Uint8Array;
+  /** Puts an adopted identity's host key where sshd and agenix read it (a tmpfs). */
+  install?: (id: Identity) => Promise<void>;
+  /** Decrypts an age file with an OpenSSH private key (the pending key), for an adoption. */
+  decryptWithKey?: (armored: string, privateKey: string) => Promise<Uint8Array>;
   /** Ed25519 signing (Node's OpenSSL in ports.ts; @noble/curves when absent). */
   sign?: (message: Uint8Array, seed: Uint8Array) => Uint8Array;
   now?: () => number;
@@ -108,13 +114,18 @@ export class Agent {
   /** One check-in. Never throws for the server's or the network's faults: the node keeps what it runs. */
   async checkIn(): Promise<CheckIn> {
     let state = await this.loadState();
-    const identity = await this.o.identity.read();
+    const identity = (await this.o.identity.read()) ?? state.adopted;
     if (!identity) return this.pending(state);
     const who = { host: identity.host, publicKey: identity.sshPublicKey, privateKey: identity.sshPrivateKey };
     const report = async (c: CheckIn) => {
       const cur = await this.o.system.current().catch(() => ({}));
       const inventory = await this.o.system.inventory().catch(() => ({}));
-      await this.call("POST", `${AGENT_API}/report`, { ...c, booted: cur, inventory, log: this.log.slice(-50), trust: { keyringVersion: state.trust.keyringVersion } }, who).catch(() => undefined);
+      const adoptedFrom = state.adopted && !state.adopted.reported && state.adopted.host === identity.host ? state.adopted.fromKey : undefined;
+      const sent = await this.call("POST", `${AGENT_API}/report`, { ...c, booted: cur, inventory, log: this.log.slice(-50), trust: { keyringVersion: state.trust.keyringVersion }, ...(adoptedFrom ? { adoptedFrom } : {}) }, who).catch(() => undefined);
+      if (adoptedFrom && sent?.status === 200) {
+        state = { ...state, adopted: { ...state.adopted!, reported: true } };
+        await this.o.state.save(state);
+      }
       return c;
     };
     try {
@@ -184,7 +195,26 @@ export class Agent {
     try {
       const inventory = await this.o.system.inventory().catch(() => ({}));
       const r = await this.call("POST", `${AGENT_API}/enroll`, { inventory }, { host: "", publicKey: k.publicKey, privateKey: k.privateKey });
-      return { phase: "pending", version: state.appliedVersion, detail: r.status === 200 ? "listed as a pending node" : `the server answered ${r.status}` };
+      if (r.status !== 200) return { phase: "pending", version: state.appliedVersion, detail: `the server answered ${r.status}` };
+      const answer = JSON.parse(r.text) as { adoption?: Signed };
+      if (answer.adoption && this.o.decryptWithKey) {
+        try {
+          const a = acceptAdoption(answer.adoption, state.trust, k.publicKey, this.now());
+          const plain = await this.o.decryptWithKey(a.identity, k.privateKey);
+          const id = JSON.parse(new TextDecoder().decode(plain)) as Identity;
+          plain.fill(0);
+          if (id.host !== a.host) throw new Refused("malformed", "the encrypted identity names another host than the signed adoption");
+          await this.o.state.save({ ...state, adopted: { ...id, fromKey: k.publicKey } });
+          await this.o.install?.(id);
+          this.note(`adopted as ${a.host}`);
+          // Check in again at once, as the host.
+          return this.checkIn();
+        } catch (e) {
+          this.note(`adoption refused: ${(e as Error).message}`);
+          return { phase: "pending", version: state.appliedVersion, ...(e instanceof Refused ? { refusal: e.reason } : {}), detail: `adoption refused: ${(e as Error).message}` };
+        }
+      }
+      return { phase: "pending", version: state.appliedVersion, detail: "listed as a pending node" };
     } catch (e) {
       return { phase: "unreachable", version: state.appliedVersion, detail: (e as Error).message };
     }

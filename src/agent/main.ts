@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Agent } from "./agent.js";
-import { DriveIdentity, FetchHttp, FileState, NixosSystem, nodeSign } from "./ports.js";
+import { decryptWithKey, DriveIdentity, FetchHttp, FileState, installIdentity, NixosSystem, nodeSign } from "./ports.js";
 import { newEd25519Key, readEd25519Key } from "../node/secrets/openssh.js";
 import { parsePublicKey, publicKeyLine } from "../core/signing/minisign.js";
 
@@ -45,6 +45,8 @@ export function agentFor(c: AgentConfig): Agent {
     },
     seedOf: (text) => readEd25519Key(text).seed,
     sign: nodeSign,
+    decryptWithKey,
+    install: async (id) => installIdentity(c.runDir ?? "/run/hearth/identity", id),
   });
 }
 

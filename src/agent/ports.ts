@@ -60,6 +60,21 @@ export interface DriveOptions {
   runDir: string;
 }
 
+/** The host key where sshd and agenix read it: owner-only files on a tmpfs. */
+export function installIdentity(runDir: string, id: Identity): void {
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const key = join(runDir, HOST_KEY_FILE);
+  writeFileSync(key, id.sshPrivateKey, { mode: 0o600 });
+  chmodSync(key, 0o600);
+  writeFileSync(`${key}.pub`, `${id.sshPublicKey}\n`);
+}
+
+/** Decrypts armored age with an OpenSSH ed25519 private key (a pending node's adoption). */
+export async function decryptWithKey(armored: string, privateKey: string): Promise<Uint8Array> {
+  const { decrypt, sshIdentity } = await import("../node/secrets/age-impl.js");
+  return decrypt("adoption", new TextEncoder().encode(armored), [sshIdentity("the pending key", privateKey)]);
+}
+
 /** Mounts the identity drive read-only, reads it, unmounts; the key goes to a tmpfs for sshd. */
 export class DriveIdentity implements IdentityPort {
   constructor(private readonly o: DriveOptions) {}
@@ -71,12 +86,9 @@ export class DriveIdentity implements IdentityPort {
       await run("mount", ["-o", `ro,nodev,nosuid,noexec${device.startsWith("/dev/") ? "" : ",loop"}`, "-t", "ext4", device, mnt]);
       try {
         const c = readIdentityDir(mnt);
-        mkdirSync(this.o.runDir, { recursive: true, mode: 0o700 });
-        const key = join(this.o.runDir, HOST_KEY_FILE);
-        writeFileSync(key, c.sshPrivateKey, { mode: 0o600 });
-        chmodSync(key, 0o600);
-        writeFileSync(`${key}.pub`, `${c.sshPublicKey}\n`);
-        return { host: c.host, sshPrivateKey: c.sshPrivateKey.toString("utf8"), sshPublicKey: c.sshPublicKey, ...(c.network ? { network: c.network } : {}) };
+        const id: Identity = { host: c.host, sshPrivateKey: c.sshPrivateKey.toString("utf8"), sshPublicKey: c.sshPublicKey, ...(c.network ? { network: c.network } : {}) };
+        installIdentity(this.o.runDir, id);
+        return id;
       } finally {
         await run("umount", [mnt]).catch(() => undefined);
       }

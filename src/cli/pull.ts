@@ -148,6 +148,36 @@ export function registerPull(program: Command): void {
       }),
     );
 
+  program
+    .command("adopt")
+    .description("make a pending node (booted with no identity drive) this host: its identity goes to the node encrypted to the node's own key, signed")
+    .argument("<host>", "host name")
+    .requiredOption("--key <ssh-ed25519>", "the pending node's key, as `hearth serve` lists it")
+    .option(...fleetOpt)
+    .option(...idOpt)
+    .option("--expires <duration>", "how long the node may take the adoption", "7d")
+    .action(
+      wrap(async (host: string, opts: { key: string; fleet: string; identity?: string[]; expires: string }) => {
+        const dir = resolve(opts.fleet);
+        const v = validated(dir);
+        const h = v.fleet.hosts.get(host);
+        if (!h) throw new CliError(`no host '${host}' in the fleet`, 2);
+        const store = openStore(dir, v.fleet);
+        const pub = store.manifest.secrets[`hosts/${host}/ssh-host-key`]?.public;
+        if (!pub) throw new CliError(`${host} has no SSH host key yet; run \`hearth secrets generate -f ${opts.fleet}\``);
+        const ids = await identities(opts.identity);
+        const priv = await show(store, `hosts/${host}/ssh-host-key`, ids);
+        const { loadSigningKey, writeAdoption } = await import("../node/pull/signing.js");
+        try {
+          const key = await loadSigningKey(dir, ids);
+          const rel = await writeAdoption(dir, key, { host, pendingKey: opts.key, identity: { host, sshPrivateKey: priv.toString("utf8"), sshPublicKey: pub }, expires: new Date(Date.now() + ms(opts.expires)).toISOString() });
+          out(`wrote ${rel}: the pending node becomes ${host} at its next check-in (its identity is encrypted to the node's own key; the server cannot read it)`);
+        } finally {
+          priv.fill(0);
+        }
+      }),
+    );
+
   const identity = program.command("identity").description("identity drives: a host's name, SSH host key and network identity for identical RAM-booted nodes");
   identity
     .command("write")

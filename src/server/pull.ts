@@ -10,7 +10,7 @@ import { Hono, type Context } from "hono";
 import { verifyRequest, keyFingerprint, type AgentAuthFailure, type Ed25519 } from "../core/pull/agent-auth.js";
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
 import { DEFAULT_POLICY, offered, report, resume, abort, startRollout, step, summary, type RolloutPolicy, type RolloutState } from "../core/pull/rollout.js";
-import { RELEASES_DIR, type Signed } from "../core/pull/release.js";
+import { keyHash, RELEASES_DIR, type Signed } from "../core/pull/release.js";
 import { ApiFailure } from "./errors.js";
 import type { PullNode as WirePullNode, PullPhase } from "./wire.js";
 import type { Db } from "./db.js";
@@ -301,6 +301,8 @@ export class PullService {
       }
       const phase = PHASES.has(r.phase as NodePhase) ? (r.phase as NodePhase) : "unreachable";
       const version = Number.isSafeInteger(r.version) ? r.version! : 0;
+      // A node adopted from pending says so once: its pending entry is done.
+      if (typeof (r as { adoptedFrom?: unknown }).adoptedFrom === "string") this.o.db.sql.prepare(`DELETE FROM pull_nodes WHERE id = ? AND host IS NULL`).run(`pending:${keyFingerprint((r as { adoptedFrom: string }).adoptedFrom)}`);
       this.record(host, host, key, phase, version, { ...(r.detail ? { detail: String(r.detail) } : {}), booted: r.booted, inventory: r.inventory, log: r.log });
       // The rollout hears about this host's result for its version.
       for (const ro of [...this.active().values()])
@@ -319,7 +321,9 @@ export class PullService {
         throw new ApiFailure(400, "bad_json", "the enrolment must be JSON");
       }
       this.record(`pending:${keyFingerprint(key)}`, undefined, key, "pending", 0, { inventory: r.inventory });
-      return c.json({ ok: true, fingerprint: keyFingerprint(key) });
+      // An admin's signed answer ("you are HOST"), if there is one for this key.
+      const adoption = this.files.read(`adoptions/${keyHash(key)}.json`);
+      return c.json({ ok: true, fingerprint: keyFingerprint(key), ...(adoption ? { adoption } : {}) });
     });
     return app;
   }

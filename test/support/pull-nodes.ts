@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { readEd25519Key, newEd25519Key } from "../../src/node/secrets/openssh.js";
 import { Agent, type AgentState, type Identity, type SystemPort } from "../../src/agent/agent.js";
-import { FetchHttp, nodeSign } from "../../src/agent/ports.js";
+import { decryptWithKey, FetchHttp, nodeSign } from "../../src/agent/ports.js";
 import type { Bundle } from "../../src/core/pull/release.js";
 
 /** Stand-in for NixOS's switch: records the system; systems listed in `bad` fail their health check and roll back. */
@@ -63,6 +63,7 @@ export function simNode(server: string, imageKeys: string[], identity: Identity 
     },
     seedOf: (t) => readEd25519Key(t).seed,
     sign: nodeSign,
+    decryptWithKey,
   });
   return { agent, system, state };
 }

@@ -58,7 +58,7 @@ const STORE_PATH = /^\/nix\/store\/[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+._?=-]+$/;
 const hex = (s: string) => bytesToHex(sha256(utf8.decode(s)));
 
 /** The signed words: `hearth-bundle host=node1 version=7 expires=2026-12-30T00:00:00Z sha256=…`. */
-export function trustedCommentOf(kind: "bundle" | "keyring", fields: Record<string, string | number>): string {
+export function trustedCommentOf(kind: "bundle" | "keyring" | "adoption", fields: Record<string, string | number>): string {
   return `hearth-${kind} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}`;
 }
 
@@ -195,3 +195,48 @@ export function acceptKeyring(s: Signed, trust: Trust): Trust {
 }
 
 export { keyIdOf };
+
+// ---- adoption: a pending node becomes a host ------------------------------------------------
+
+export const ADOPTION_FORMAT = "hearth-adoption/1";
+
+/**
+ * An admin's answer to a pending node: "you are `host`". The host's identity (name, SSH host key,
+ * network) is age-encrypted to the key the pending node made at boot, so the server that hands
+ * it over cannot read it, and the whole is signed, so the server cannot make one up either.
+ */
+export interface Adoption {
+  format: typeof ADOPTION_FORMAT;
+  host: string;
+  /** The pending node's own ssh-ed25519 key (what it signs its check-ins with). */
+  key: string;
+  issued: string;
+  expires: string;
+  /** Armored age, to `key`: JSON { host, sshPrivateKey, sshPublicKey, network? }. */
+  identity: string;
+}
+
+export function signAdoption(a: Omit<Adoption, "format">, key: SecretKey): Signed {
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(a.host)) throw new Error(`${JSON.stringify(a.host)} is not a host name`);
+  const body = JSON.stringify({ format: ADOPTION_FORMAT, ...a }, null, 2) + "\n";
+  const comment = trustedCommentOf("adoption", { host: a.host, key: keyHash(a.key), expires: new Date(a.expires).toISOString(), sha256: hex(body) });
+  return { body, signature: sign(utf8.decode(body), key, { trustedComment: comment, untrustedComment: `hearth adoption of a pending node as ${a.host}` }) };
+}
+
+/** SHA-256 (hex) of an ssh public key line's type and base64: names an adoption file. */
+export const keyHash = (line: string) => hex(line.trim().split(/\s+/).slice(0, 2).join(" "));
+
+/** The pending node's check: signed by a trusted key, addressed to its own key, not expired. */
+export function acceptAdoption(s: Signed, trust: Trust, ownKey: string, now: number): Adoption {
+  const f = checkSignature(s, trust, "adoption");
+  let a: Adoption;
+  try {
+    a = JSON.parse(s.body) as Adoption;
+  } catch {
+    throw new Refused("malformed", "the adoption is not JSON");
+  }
+  if (a.format !== ADOPTION_FORMAT || a.host !== f.host || keyHash(a.key) !== f.key || typeof a.identity !== "string") throw new Refused("malformed", "the adoption's body does not match its signed comment");
+  if (keyHash(a.key) !== keyHash(ownKey)) throw new Refused("wrong-host", "this adoption is for another pending node");
+  if (Date.parse(a.expires) <= now) throw new Refused("expired", `the adoption expired at ${a.expires}`);
+  return a;
+}

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKey, keyIdHex, parsePublicKey, parseSecretKey, publicKeyFile, publicKeyLine, secretKeyFile, type SecretKey } from "../../core/signing/minisign.js";
-import { RELEASES_DIR, signBundle, signKeyring, type Bundle, type Signed } from "../../core/pull/release.js";
+import { keyHash, RELEASES_DIR, signAdoption, signBundle, signKeyring, type Bundle, type Signed } from "../../core/pull/release.js";
 import { decrypt, encrypt, type LoadedIdentity } from "../secrets/age.js";
 import { writeFileAtomic } from "../fs-atomic.js";
 import { UserError } from "../errors.js";
@@ -95,4 +95,24 @@ export async function rotateSigningKey(fleetDir: string, current: SecretKey, ima
   writeFileAtomic(join(fleetDir, KEYRING_FILE), signed.body);
   await storeKey(fleetDir, next, adminRecipients);
   return { publicKey: publicKeyLine(next), keyId: keyIdHex(next.keyId), keyringVersion: version };
+}
+
+/**
+ * Adopts a pending node as `host`: its identity, encrypted to the node's own key, signed, in
+ * releases/adoptions/<sha256 of the key>.json for the server to hand over at its next check-in.
+ */
+export async function writeAdoption(fleetDir: string, key: SecretKey, a: { host: string; pendingKey: string; identity: { host: string; sshPrivateKey: string; sshPublicKey: string; network?: unknown }; expires: string }): Promise<string> {
+  if (!/^ssh-ed25519 [A-Za-z0-9+/=]+/.test(a.pendingKey.trim())) throw new UserError("--key must be the pending node's ssh-ed25519 public key, as `hearth serve` lists it");
+  const plain = new TextEncoder().encode(JSON.stringify(a.identity));
+  let identity: string;
+  try {
+    identity = await encrypt(plain, [a.pendingKey.trim().split(/\s+/).slice(0, 2).join(" ")]);
+  } finally {
+    plain.fill(0);
+  }
+  const signed = signAdoption({ host: a.host, key: a.pendingKey.trim().split(/\s+/).slice(0, 2).join(" "), issued: new Date().toISOString(), expires: a.expires, identity }, key);
+  const rel = `${RELEASES_DIR}/adoptions/${keyHash(a.pendingKey)}.json`;
+  writeFileAtomic(join(fleetDir, `${rel}.minisig`), signed.signature);
+  writeFileAtomic(join(fleetDir, rel), signed.body);
+  return rel;
 }
