@@ -107,6 +107,8 @@ describe("a node refuses what it must not apply, and keeps running what it had",
     assert.deepEqual(node.system.applied, [fakeSystem("n01", 1)], "nothing else was even tried");
     const seen = s.pull.nodes().find((n) => n.host === "n01")!;
     assert.equal(seen.phase, "refused", "the server shows the refusal");
+    assert.equal(seen.booted?.system, fakeSystem("n01", 1), "with what it runs");
+    assert.ok(seen.log?.includes("boot: stand-in: kernel: booted"), "and this boot's log");
     assert.match(seen.detail ?? "", /does not match/);
   });
 
@@ -426,7 +428,7 @@ test("a pending node is adopted remotely: its identity arrives encrypted to its 
   assert.equal(adopted.phase, "healthy", JSON.stringify(adopted));
   assert.equal(adopted.host, "n01");
   assert.equal(node.system.system, fakeSystem("n01", 1));
-  assert.equal(node.state.s?.adopted?.sshPrivateKey, hostKey, "the node holds n01's own host key");
+  assert.equal((node.state.s as { adopted?: { sshPrivateKey: string } } | undefined)?.adopted?.sshPrivateKey, hostKey, "the node holds n01's own host key");
   const nodes = s.pull.nodes();
   assert.deepEqual(nodes.map((n) => n.id), ["n01"], "the pending entry is gone, the host is listed");
   // Another pending node cannot use that adoption: it is addressed to the first node's key.

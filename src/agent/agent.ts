@@ -33,6 +33,8 @@ export interface SystemPort {
   apply(b: Bundle, log: (line: string) => void): Promise<{ ok: true } | { ok: false; error: string; rolledBack: boolean }>;
   /** Hardware facts for the inventory (and for a pending node's listing). */
   inventory(): Promise<Record<string, unknown>>;
+  /** This boot's warnings and errors (journalctl -b), sent with the first report after a start. */
+  bootLog?(): Promise<string[]>;
 }
 
 export interface StatePort {
@@ -88,6 +90,8 @@ export const AGENT_API = "/api/agent/v1";
 
 export class Agent {
   private log: string[] = [];
+  /** This boot's warnings, read once and sent with every report. */
+  private bootLines?: string[];
   constructor(private readonly o: AgentOptions) {}
 
   private note(line: string): void {
@@ -121,7 +125,8 @@ export class Agent {
       const cur = await this.o.system.current().catch(() => ({}));
       const inventory = await this.o.system.inventory().catch(() => ({}));
       const adoptedFrom = state.adopted && !state.adopted.reported && state.adopted.host === identity.host ? state.adopted.fromKey : undefined;
-      const sent = await this.call("POST", `${AGENT_API}/report`, { ...c, booted: cur, inventory, log: this.log.slice(-50), trust: { keyringVersion: state.trust.keyringVersion }, ...(adoptedFrom ? { adoptedFrom } : {}) }, who).catch(() => undefined);
+      this.bootLines ??= (await this.o.system.bootLog?.().catch(() => undefined))?.slice(-50);
+      const sent = await this.call("POST", `${AGENT_API}/report`, { ...c, booted: cur, inventory, log: [...(this.bootLines ?? []), ...this.log.slice(-50)], trust: { keyringVersion: state.trust.keyringVersion }, ...(adoptedFrom ? { adoptedFrom } : {}) }, who).catch(() => undefined);
       if (adoptedFrom && sent?.status === 200) {
         state = { ...state, adopted: { ...state.adopted!, reported: true } };
         await this.o.state.save(state);

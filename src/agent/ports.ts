@@ -153,6 +153,10 @@ export class NixosSystem implements SystemPort {
     await this.sh(rollbackScript(o, previous)).catch(() => undefined);
     return { ok: false as const, error: `not healthy in time: ${last}`, rolledBack: true };
   }
+  async bootLog() {
+    const r = await this.sh("journalctl -b -p warning -n 50 --no-pager -o short-iso 2>/dev/null || true");
+    return r.stdout.trim().split("\n").filter(Boolean).map((l) => `boot: ${l}`);
+  }
   async inventory() {
     const read = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").trim() : undefined);
     const mem = /MemTotal:\s+(\d+)/.exec(read("/proc/meminfo") ?? "")?.[1];

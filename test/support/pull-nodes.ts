@@ -29,6 +29,9 @@ export class StandInSystem implements SystemPort {
   async inventory() {
     return { arch: "x86_64", memKiB: 4_000_000, product: "stand-in machine" };
   }
+  async bootLog() {
+    return ["boot: stand-in: kernel: booted"];
+  }
 }
 
 export class MemoryState {
