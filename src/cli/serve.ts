@@ -17,8 +17,9 @@ export function registerServe(program: Command): void {
     .option("--concurrency <n>", "builds at once", "2")
     .option("--builders <spec>", "Nix remote builders for builds (nix build --builders)")
     .option("--trust-proxy <addrs>", "comma-separated IP addresses of reverse proxies in front: their X-Forwarded-For names the client (login limits, audit) and X-Forwarded-Proto https makes cookies Secure")
+    .option("--manual-rollouts", "new signed releases (hearth publish) wait for the Roll out button instead of rolling out by themselves")
     .option("--state-dir <dir>", "runtime state: database and artifacts (default: under ~/.local/state/hearth)")
-    .action(async (dir: string | undefined, opts: { port: string; bind: string; concurrency: string; builders?: string; stateDir?: string; trustProxy?: string }) => {
+    .action(async (dir: string | undefined, opts: { port: string; bind: string; concurrency: string; builders?: string; stateDir?: string; trustProxy?: string; manualRollouts?: boolean }) => {
       let fleetDir = dir ? resolve(dir) : join(process.env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"), "hearth", "example-fleet");
       if (!dir && !existsSync(join(fleetDir, "fleet.yaml"))) {
         const { initFleet } = await import("../node/init.js");
@@ -44,6 +45,7 @@ export function registerServe(program: Command): void {
         ...(opts.builders ? { builders: opts.builders } : {}),
         ...(opts.stateDir ? { stateDir: resolve(opts.stateDir) } : {}),
         ...(trustedProxies ? { trustedProxies } : {}),
+        ...(opts.manualRollouts ? { manualRollouts: true } : {}),
       });
       out(`hearth serves ${fleetDir} at ${s.url}  (state in ${s.stateDir})`);
       if (isLoopback(opts.bind)) out("loopback: no login; only this machine can connect");

@@ -26,6 +26,8 @@ export interface ServeOptions {
   trustedProxies?: ReadonlySet<string>;
   /** How rollouts to pull nodes proceed (default: one canary, batches of 5, pause at 2 failures). */
   rolloutPolicy?: RolloutPolicy;
+  /** New signed releases wait for the UI's "Roll out" button instead of rolling out by themselves. */
+  manualRollouts?: boolean;
   /** Passed to `nix build --builders` (Nix's own remote builders). */
   builders?: string;
   nixBin?: string;
@@ -111,7 +113,7 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
   auth.invalidateForeignSessions();
   const setupToken = auth.setupToken();
   const fleet = new FleetService(resolve(o.fleetDir));
-  const pull = new PullService({ fleetDir: resolve(o.fleetDir), db, ...(o.rolloutPolicy ? { policy: o.rolloutPolicy } : {}) });
+  const pull = new PullService({ fleetDir: resolve(o.fleetDir), db, autoRollout: !o.manualRollouts, ...(o.rolloutPolicy ? { policy: o.rolloutPolicy } : {}) });
   pull.start();
   const app = createApp({
     pull,
