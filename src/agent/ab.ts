@@ -20,17 +20,19 @@
 //     matches the one-shot EFI variable, else the LoaderEntryDefault EFI variable, else loader.conf
 //     `default`; else the first entry that is not an auto entry or a firmware action. boot.c:1735
 //     config_entry_find() does NOT look at tries: a `default` that matches an exhausted entry boots it
-//     forever (test/ab-boot.test.ts shows it). Hence the trial default below.
+//     forever (test/ab-boot.test.ts shows it). Hence the default pattern below.
 //   boot.c:1177 config_defaults_load_from_file(): loader.conf keys `timeout` (0 = menu hidden),
 //     `default` (a glob), `editor` (boolean; src/boot/efi/util.c:12 parse_boolean(): "no" is false);
 //     `#` lines are comments (boot.c:1151, line_get_key_value()).
 //   src/boot/efi/efi-string.c:233 efi_fnmatch(): `*`, `?`, `[a-z]` sets and ranges, `\` escapes.
 //   src/boot/bless-boot.c:277 make_good(): a good boot drops the `+LEFT-DONE` part from the name.
 //
-// So: a side on trial is the default through `default hearth-<slot>+[1-9]*`, which matches its entry
-// only while tries are left. Once systemd-boot has counted it down to `+0-N` nothing matches the
-// pattern, and systemd-boot takes the first entry in its order, where `+0` entries come last: the old
-// side, whose entry has no counter. A blessed side is the default through `hearth-<slot>*`.
+// So a side is the default through `default hearth-<slot>[.+][1-9c]*`, which matches its entry while it
+// is blessed (`hearth-b.conf`: `.` then `c`) or has tries left (`hearth-b+2.conf`, `hearth-b+1-1.conf`),
+// and not once systemd-boot has counted it down to `+0-N`: then nothing matches, and systemd-boot takes
+// the first entry in its order, where `+0` entries come last: the old side, whose entry has no counter.
+// Blessing is then only the rename, so systemd-bless-boot.service alone blesses correctly too; loader.conf
+// changes only when an update is staged (and when the old side blesses itself after a rollback).
 // Nothing here sets LoaderEntryDefault/LoaderEntryOneShot: either would override loader.conf.
 import { createHash } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
@@ -104,10 +106,11 @@ export function entryName(slot: Slot, tries?: number | { left: number; done: num
   return typeof tries === "number" ? `hearth-${slot}+${t.left}.conf` : `hearth-${slot}+${t.left}-${t.done}.conf`;
 }
 
-/** loader.conf `default` while `slot` is on trial: matches its entry only while it has tries left. */
-export const trialDefault = (slot: Slot): string => `hearth-${slot}+[1-9]*`;
-/** loader.conf `default` for a blessed side (also matches it mid-bless, before the rename). */
-export const blessedDefault = (slot: Slot): string => `hearth-${slot}*`;
+/**
+ * loader.conf `default` that makes `slot` the default: its entry blessed or with tries left, never
+ * with none left (see the top of this file). `defaultFor("b")` → `hearth-b[.+][1-9c]*`.
+ */
+export const defaultFor = (slot: Slot): string => `hearth-${slot}[.+][1-9c]*`;
 
 /** The whole loader.conf hearth writes: no menu, no editing the kernel command line at the console. */
 export function loaderConf(defaultPattern: string): string {
@@ -162,11 +165,14 @@ export function readEntries(espDir: string): { file: string; name: EntryName }[]
 
 const entriesOf = (espDir: string, slot: Slot) => readEntries(espDir).filter((e) => e.name.slot === slot);
 
-/** The `version` line of an entry file. */
-function entryVersion(espDir: string, file: string): string | undefined {
+/** The values of `key` in an entry file (`initrd` may repeat). */
+function entryValues(espDir: string, file: string, key: string): string[] {
   const text = readFileSync(join(espDir, ESP_PATHS.entries, file), "utf8");
-  return /^version[ \t]+(.*?)[ \t]*$/m.exec(text)?.[1];
+  return [...text.matchAll(new RegExp(`^[ \\t]*${key}[ \\t]+(.*?)[ \\t]*$`, "gm"))].map((m) => m[1]!);
 }
+
+/** An entry's `linux`/`initrd` path (`/EFI/x`, or `\EFI\x` as systemd-boot also reads it) on the ESP. */
+const espFile = (espDir: string, p: string) => join(espDir, ...p.split(/[\\/]+/).filter(Boolean));
 
 /** fsync a directory so a rename in it is on disk; FAT may refuse, and the rename's own write then has to do. */
 function syncDir(dir: string): void {
@@ -202,8 +208,12 @@ function putFileAtomic(path: string, content: string | Uint8Array): void {
   syncDir(dirname(path));
 }
 
+/** loader.conf with `default pattern`, written only when it differs (every write is a FAT update). */
 function setDefault(espDir: string, pattern: string): void {
-  writeFileAtomic(join(espDir, ESP_PATHS.loaderConf), loaderConf(pattern));
+  const path = join(espDir, ESP_PATHS.loaderConf);
+  const text = loaderConf(pattern);
+  if (existsSync(path) && readFileSync(path, "utf8") === text) return;
+  writeFileAtomic(path, text);
   syncDir(join(espDir, "loader"));
 }
 
@@ -220,12 +230,19 @@ export function currentDefault(espDir: string): string | undefined {
  */
 export function installSide(espDir: string, slot: Slot, spec: SideSpec): void {
   const text = entryText(slot, spec);
-  for (const e of entriesOf(espDir, slot)) rmSync(join(espDir, ESP_PATHS.entries, e.file));
+  clearSide(espDir, slot);
   putFileAtomic(join(espDir, ESP_PATHS.kernel(slot)), spec.kernel);
   putFileAtomic(join(espDir, ESP_PATHS.initrd(slot)), spec.initrd);
   writeFileAtomic(join(espDir, ESP_PATHS.entries, entryName(slot)), text);
   syncDir(join(espDir, ESP_PATHS.entries));
-  setDefault(espDir, blessedDefault(slot));
+  setDefault(espDir, defaultFor(slot));
+}
+
+/** A side's entries, then its files (whatever names an earlier image gave them): nothing boots it after. */
+function clearSide(espDir: string, slot: Slot): void {
+  for (const e of entriesOf(espDir, slot)) rmSync(join(espDir, ESP_PATHS.entries, e.file));
+  syncDir(join(espDir, ESP_PATHS.entries));
+  rmSync(join(espDir, dirname(ESP_PATHS.kernel(slot))), { recursive: true, force: true });
 }
 
 export interface StagedUpdate {
@@ -242,8 +259,8 @@ export interface StagedUpdate {
  * decides which broken side boots.
  *
  * Order, so that a crash at any point boots the old side or the complete new one: default → the old
- * side; the new side's old entries removed (nothing boots a half-written side); kernel and initrd;
- * its entry; default → the new side.
+ * side; the new side's old entries and files removed (nothing boots a half-written side); kernel and
+ * initrd; its entry; default → the new side.
  *
  *     stageUpdate("/boot", otherSlot(bootedSlot(cmdline)!), { kernel, initrd, cmdline, version: "2026.09.1", tries: 2 })
  */
@@ -259,38 +276,40 @@ export function stageUpdate(espDir: string, slot: Slot, o: SideSpec & { tries?: 
         ? `side ${fallback} has no boot entry to fall back to; install it before updating side ${slot}`
         : `side ${fallback} is not blessed (${theirs.map((e) => e.file).join(", ")}): bless the booted side before staging an update on side ${slot}`,
     );
-  for (const f of [ESP_PATHS.kernel(fallback), ESP_PATHS.initrd(fallback)])
-    if (!existsSync(join(espDir, f))) throw new AbError(`side ${fallback}'s ${f} is missing from the ESP: it could not boot as the fallback`);
-  setDefault(espDir, blessedDefault(fallback));
-  for (const e of entriesOf(espDir, slot)) rmSync(join(espDir, ESP_PATHS.entries, e.file));
-  syncDir(join(espDir, ESP_PATHS.entries));
+  // systemd-boot skips an entry whose `linux` is missing (boot.c:1533); its initrds must be there too.
+  const linux = entryValues(espDir, theirs[0]!.file, "linux");
+  if (!linux.length) throw new AbError(`side ${fallback}'s entry ${theirs[0]!.file} has no linux line: it could not boot as the fallback`);
+  for (const f of [...linux, ...entryValues(espDir, theirs[0]!.file, "initrd")])
+    if (!existsSync(espFile(espDir, f))) throw new AbError(`side ${fallback}'s ${f} is missing from the ESP: it could not boot as the fallback`);
+  setDefault(espDir, defaultFor(fallback));
+  clearSide(espDir, slot);
   putFileAtomic(join(espDir, ESP_PATHS.kernel(slot)), o.kernel);
   putFileAtomic(join(espDir, ESP_PATHS.initrd(slot)), o.initrd);
   const entry = entryName(slot, tries);
   writeFileAtomic(join(espDir, ESP_PATHS.entries, entry), text);
   syncDir(join(espDir, ESP_PATHS.entries));
-  setDefault(espDir, trialDefault(slot));
-  return { slot, entry, default: trialDefault(slot) };
+  setDefault(espDir, defaultFor(slot));
+  return { slot, entry, default: defaultFor(slot) };
 }
 
 /**
  * The booted side reported healthy: its entry loses its counter (systemd-bless-boot's "good") and it
- * becomes the default. Idempotent; on a blessed side it only makes it the default again (after a
- * rollback, that replaces the dead trial pattern). The default is written first, as a pattern that
- * matches the counted name too, so a crash between the two steps still boots this side.
+ * is the default. Idempotent. After an update the default already names this side and only the
+ * rename happens; after a rollback the old side blessing itself takes the default back from the
+ * failed one.
  */
 export function blessBooted(espDir: string, slot: Slot): { entry: string; default: string } {
   const mine = entriesOf(espDir, slot);
   if (mine.length === 0) throw new AbError(`side ${slot} has no boot entry in ${join(espDir, ESP_PATHS.entries)}`);
   const good = entryName(slot);
   if (mine.length > 1) throw new AbError(`side ${slot} has ${mine.length} boot entries (${mine.map((e) => e.file).join(", ")}); expected one`);
-  setDefault(espDir, blessedDefault(slot));
   const e = mine[0]!;
   if (e.name.tries) {
     renameSync(join(espDir, ESP_PATHS.entries, e.file), join(espDir, ESP_PATHS.entries, good));
     syncDir(join(espDir, ESP_PATHS.entries));
   }
-  return { entry: good, default: blessedDefault(slot) };
+  setDefault(espDir, defaultFor(slot));
+  return { entry: good, default: defaultFor(slot) };
 }
 
 export interface BootOutcome {
@@ -311,7 +330,7 @@ export function bootOutcome(espDir: string, booted: Slot): BootOutcome {
   if (mine.some((e) => e.name.tries)) return { booted, state: "trial" };
   const failed = entriesOf(espDir, otherSlot(booted)).find((e) => e.name.tries?.left === 0);
   if (!failed) return { booted, state: "healthy" };
-  const failedVersion = entryVersion(espDir, failed.file);
+  const failedVersion = entryValues(espDir, failed.file, "version")[0];
   return { booted, state: "rolled-back", failedSlot: failed.name.slot, ...(failedVersion !== undefined ? { failedVersion } : {}) };
 }
 

@@ -227,6 +227,8 @@ export interface RolloutWire {
   hosts: Record<string, { phase: RolloutHostPhase; offeredAt?: number; detail?: string }>;
   status: "running" | "paused" | "done" | "aborted";
   pausedBecause?: string;
+  /** The wave that paused it (0: the canary); Resume accepts its failures. */
+  pausedAtWave?: number;
   policy: RolloutPolicyWire;
   counts: Record<RolloutHostPhase, number>;
 }

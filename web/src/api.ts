@@ -7,6 +7,8 @@ import type {
   HostUpdateResult,
   JobEvent,
   JobSummary,
+  PullOverview,
+  RolloutWire,
   Session,
 } from "../../src/server/wire";
 
@@ -34,7 +36,7 @@ export function onUnauthorized(listener: (code: string | undefined) => void): ()
   return () => unauthorizedListeners.delete(listener);
 }
 
-async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, retried = false): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET") headers["x-csrf-token"] = csrf;
@@ -54,6 +56,12 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
   }
   if (!res.ok) {
     const err = isApiError(data) ? data : undefined;
+    // A restarted server may have a new session key, so the page's CSRF token is stale: the
+    // write was refused unread, so take a fresh token and send it once more.
+    if (res.status === 403 && err?.error === "csrf" && method !== "GET" && !retried) {
+      await api.session();
+      return request<T>(method, path, body, signal, true);
+    }
     if (res.status === 401 && path !== "/api/session" && path !== "/api/login" && path !== "/api/setup")
       for (const l of unauthorizedListeners) l(err?.error);
     throw new ApiFailure(res.status, err ?? { error: "http", message: `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}` });
@@ -102,6 +110,13 @@ export const api = {
     request<JobSummary[]>("GET", host ? `/api/jobs?host=${enc(host)}` : "/api/jobs", undefined, signal),
   job: (id: number, signal?: AbortSignal) => request<JobWithLogs>("GET", `/api/jobs/${id}`, undefined, signal),
   cancelJob: (id: number) => request<JobSummary>("POST", `/api/jobs/${id}/cancel`, {}),
+
+  /** Pull nodes, rollouts and the signed releases not rolled out yet. */
+  pull: (signal?: AbortSignal) => request<PullOverview>("GET", "/api/pull", undefined, signal),
+  /** Roll out the signed, unreleased releases of `hosts` (default: all of them), canary first. */
+  startRollout: (hosts?: string[]) => request<RolloutWire>("POST", "/api/rollouts", hosts ? { hosts } : {}),
+  resumeRollout: (id: string) => request<RolloutWire>("POST", `/api/rollouts/${enc(id)}/resume`, {}),
+  abortRollout: (id: string) => request<RolloutWire>("POST", `/api/rollouts/${enc(id)}/abort`, {}),
   /** Live events of a job; the first is a `state` event with the job as it is now. */
   jobEvents: (id: number, onEvent: (e: JobEvent, lastEventId: string) => void, onOpen?: () => void, onError?: () => void) => {
     const source = new EventSource(`/api/jobs/${id}/events`);

@@ -8,6 +8,7 @@ import { HostScreen } from "./screens/host";
 import { JobScreen } from "./screens/job";
 import { LoginScreen } from "./screens/login";
 import { MeshScreen } from "./screens/mesh";
+import { NodesScreen } from "./screens/nodes";
 
 type Gate = { state: "loading" } | { state: "in"; session: Session } | { state: "login"; setup: boolean } | { state: "error"; message: string };
 
@@ -54,6 +55,9 @@ export function App() {
           <a href={href.fleet()} className={route.screen === "fleet" || route.screen === "host" ? "active" : ""}>
             Fleet
           </a>
+          <a href={href.nodes()} className={route.screen === "nodes" ? "active" : ""} data-testid="nav-nodes">
+            Nodes
+          </a>
           <a href={href.mesh()} className={route.screen === "mesh" ? "active" : ""}>
             Mesh
           </a>
@@ -83,6 +87,8 @@ function Screen({ route }: { route: Route }) {
       return <HostScreen key={route.name} name={route.name} />;
     case "job":
       return <JobScreen key={route.id} id={route.id} />;
+    case "nodes":
+      return <NodesScreen />;
     case "mesh":
       return <MeshScreen />;
     default:

@@ -64,3 +64,74 @@ export function useFleet(onLoaded?: () => void): Loaded<FleetOverview> {
     fleetCache.value,
   );
 }
+
+export interface Polled<T> {
+  data: T | undefined;
+  /** The last poll's failure (cleared by the next success); `data` stays what was last seen. */
+  error: unknown;
+  /** When `data` arrived (ms since the epoch). */
+  at: number | undefined;
+  /** Poll now (after a write), and go on polling from there. */
+  refresh: () => void;
+}
+
+/**
+ * Runs `load` now and every `everyMs` while the page is visible: hidden, it stops (and the
+ * request in flight is dropped); shown again, it polls at once. A failure (the server
+ * restarting, the network gone) keeps the last data and retries, a little less often each time
+ * (up to 10 s), until the server answers again.
+ */
+export function usePolled<T>(load: (signal: AbortSignal) => Promise<T>, everyMs: number): Polled<T> {
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; at: number | undefined }>({ data: undefined, error: undefined, at: undefined });
+  const [tick, setTick] = useState(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let ctrl: AbortController | undefined;
+    let failures = 0;
+    let closed = false;
+    const stopNow = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      ctrl?.abort();
+      ctrl = undefined;
+    };
+    const schedule = () => {
+      if (closed || document.hidden) return;
+      clearTimeout(timer);
+      timer = setTimeout(poll, failures ? Math.min(10_000, everyMs * 2 ** (failures - 1)) : everyMs);
+    };
+    const poll = () => {
+      stopNow();
+      const c = (ctrl = new AbortController());
+      loadRef.current(c.signal).then(
+        (data) => {
+          if (c.signal.aborted) return;
+          failures = 0;
+          setState({ data, error: undefined, at: Date.now() });
+          schedule();
+        },
+        (error: unknown) => {
+          if (c.signal.aborted) return;
+          failures++;
+          setState((s) => ({ ...s, error }));
+          schedule();
+        },
+      );
+    };
+    const onVisibility = () => (document.hidden ? stopNow() : poll());
+    const onOnline = () => !document.hidden && poll();
+    document.addEventListener("visibilitychange", onVisibility);
+    window.addEventListener("online", onOnline);
+    if (!document.hidden) poll();
+    return () => {
+      closed = true;
+      stopNow();
+      document.removeEventListener("visibilitychange", onVisibility);
+      window.removeEventListener("online", onOnline);
+    };
+  }, [everyMs, tick]);
+  const refresh = useCallback(() => setTick((t) => t + 1), []);
+  return { ...state, refresh };
+}

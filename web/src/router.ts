@@ -1,4 +1,4 @@
-// The hash router: #/ (fleet), #/hosts/NAME, #/jobs/ID, #/mesh. A hash keeps every route on
+// The hash router: #/ (fleet), #/hosts/NAME, #/jobs/ID, #/nodes, #/mesh. A hash keeps every route on
 // the server's one index.html and survives reloads.
 import { useEffect, useState } from "react";
 
@@ -6,6 +6,7 @@ export type Route =
   | { screen: "fleet" }
   | { screen: "host"; name: string }
   | { screen: "job"; id: number }
+  | { screen: "nodes" }
   | { screen: "mesh" }
   | { screen: "not-found"; hash: string };
 
@@ -15,6 +16,7 @@ export function parseHash(hash: string): Route {
   if (parts.length === 0) return { screen: "fleet" };
   if (parts[0] === "hosts" && parts.length === 2) return { screen: "host", name: parts[1]! };
   if (parts[0] === "jobs" && parts.length === 2 && /^\d+$/.test(parts[1]!)) return { screen: "job", id: Number(parts[1]) };
+  if (parts[0] === "nodes" && parts.length === 1) return { screen: "nodes" };
   if (parts[0] === "mesh" && parts.length === 1) return { screen: "mesh" };
   return { screen: "not-found", hash };
 }
@@ -31,6 +33,7 @@ export const href = {
   fleet: () => "#/",
   host: (name: string) => `#/hosts/${encodeURIComponent(name)}`,
   job: (id: number) => `#/jobs/${id}`,
+  nodes: () => "#/nodes",
   mesh: () => "#/mesh",
 };
 

@@ -29,3 +29,25 @@ export function formatDuration(from: string | undefined, to?: string): string {
   if (m < 60) return `${m}m ${s % 60}s`;
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
+
+/** Time since `ms` (epoch milliseconds) as of `now`: "12 s ago", "4 min ago", "3 h ago", "2 d ago". */
+export function formatAgo(ms: number, now = Date.now()): string {
+  const s = Math.round((now - ms) / 1000);
+  if (!Number.isFinite(s)) return "";
+  if (s < 0) return "just now";
+  if (s < 60) return `${s} s ago`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ago`;
+  return `${Math.floor(h / 24)} d ago`;
+}
+
+/** formatDurationMs(900_000) → "15 min" */
+export function formatDurationMs(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 120) return `${m} min`;
+  return `${Math.round(m / 60)} h`;
+}
