@@ -5,6 +5,7 @@ inputs: root: name: [
   (root + "/modules/zfs-credstore.nix")
   (root + "/modules/initrd-ssh-key.nix")
   (root + "/modules/headscale-preauth.nix")
+  (root + "/modules/hearth-agent.nix")
   inputs.agenix.nixosModules.default
   (root + "/hosts/${name}")
 ]

@@ -4,7 +4,7 @@
 // automatic rollback, and report inventory, booted generation, health and log back, each request
 // signed by the host key. Side effects sit behind the ports below; the decisions are in
 // src/core/pull/release.ts.
-import { acceptAdoption, acceptBundle, acceptKeyring, Refused, type Bundle, type NodeState, type Signed, type Trust } from "../core/pull/release.js";
+import { acceptAdoption, acceptBundle, acceptImage, acceptKeyring, Refused, type Bundle, type ImageFile, type ImageRelease, type NodeState, type Signed, type Trust } from "../core/pull/release.js";
 import { signRequest } from "../core/pull/agent-auth.js";
 
 /** What the identity drive says about this machine (everything else arrives encrypted to its key). */
@@ -24,6 +24,23 @@ export interface IdentityPort {
 
 export interface Http {
   request(method: "GET" | "POST", path: string, body: Uint8Array | undefined, headers: Record<string, string>): Promise<{ status: number; text: string }>;
+  /** A file to `dest`, checked against its size and SHA-256 while it streams; false when it does not match. */
+  download?(path: string, headers: Record<string, string>, dest: string, expect: { size: number; sha256: string }): Promise<boolean>;
+}
+
+/** The A/B sides of a node booted from a class image (ports.ts: the ESP and partitions, ab.ts). */
+export interface ImagePort {
+  /** The class the image belongs to. */
+  readonly image: string;
+  /** The booted side, what the last image update came to, and the image version it runs. */
+  booted(): Promise<{ slot: string; state: "healthy" | "trial" | "rolled-back"; version?: number; failedVersion?: number; uptimeSeconds: number }>;
+  /** This side is good: systemd-boot keeps booting it. */
+  bless(): Promise<void>;
+  /** Write the new image to the side not booted and make it the next boot, with boot counting. */
+  stage(r: ImageRelease, files: Record<ImageFile["name"], string>): Promise<void>;
+  /** A scratch directory for downloads (on the node's disk or RAM). */
+  scratch(): string;
+  reboot(): Promise<void>;
 }
 
 /** Applies a bundle the way `hearth deploy` updates a host: switch, health-check, confirm or roll back. */
@@ -50,6 +67,11 @@ export interface AgentState {
   trust: Trust;
   /** A pending node's own key (made at first boot, kept across check-ins). */
   pendingKey?: { privateKey: string; publicKey: string };
+  /** The image version this node last ran healthy, and images that never came up healthy here. */
+  imageVersion?: number;
+  failedImages?: number[];
+  /** An image staged and booted once: how long it has to report healthy. */
+  imageTrial?: { version: number; healthyWithinSeconds: number };
   /** The identity an admin gave this node remotely (no drive): used when no drive is present. */
   adopted?: Identity & { fromKey: string; reported?: boolean };
 }
@@ -58,6 +80,8 @@ export type AgentPhase = "pending" | "up-to-date" | "applying" | "healthy" | "fa
 
 export interface CheckIn {
   phase: AgentPhase;
+  /** An image update's report (default: the host's configuration). */
+  kind?: "image";
   host?: string;
   version: number;
   detail?: string;
@@ -75,6 +99,8 @@ export interface AgentOptions {
   newKey: () => { privateKey: string; publicKey: string };
   /** The Ed25519 seed of an OpenSSH private key. */
   seedOf: (privateKey: string) => Uint8Array;
+  /** Present on nodes booted from a class image with an A/B disk. */
+  image?: ImagePort;
   /** Puts an adopted identity's host key where sshd and agenix read it (a tmpfs). */
   install?: (id: Identity) => Promise<void>;
   /** Decrypts an age file with an OpenSSH private key (the pending key), for an adoption. */
@@ -146,6 +172,11 @@ export class Agent {
           if (!(e instanceof Refused) || e.reason !== "not-newer") this.note(`keyring refused: ${(e as Error).message}`);
         }
       }
+      if (this.o.image) {
+        const done = await this.imageStep(state, who, report);
+        state = done.state;
+        if (done.result) return done.result;
+      }
       const r = await this.call("GET", `${AGENT_API}/release`, undefined, who);
       if (r.status === 204 || r.status === 404) return report({ phase: "up-to-date", host: identity.host, version: state.appliedVersion });
       if (r.status !== 200) return { phase: "unreachable", host: identity.host, version: state.appliedVersion, detail: `the server answered ${r.status}` };
@@ -186,8 +217,79 @@ export class Agent {
       this.note(`version ${bundle.version} failed: ${result.error}`);
       return report({ phase: result.rolledBack ? "rolled-back" : "failed", host: identity.host, version: bundle.version, detail: result.error });
     } catch (e) {
+      // A new image that cannot reach the server is not healthy: past its time limit, back to the old side.
+      const trial = state.imageTrial;
+      if (this.o.image && trial) {
+        const b = await this.o.image.booted().catch(() => undefined);
+        if (b?.state === "trial" && b.uptimeSeconds >= trial.healthyWithinSeconds) {
+          this.note(`image version ${trial.version} did not report healthy in ${trial.healthyWithinSeconds} s; rebooting into the old side`);
+          await this.o.image.reboot();
+          return { phase: "rolled-back", kind: "image", host: identity.host, version: trial.version, detail: "not healthy in time; rebooting into the old side" };
+        }
+      }
       return { phase: "unreachable", host: identity.host, version: state.appliedVersion, detail: (e as Error).message };
     }
+  }
+
+  /**
+   * The image half of a check-in: settle what the last boot came to (a new side that reached the
+   * server is healthy and blessed; a side systemd-boot gave up on is reported rolled back), then
+   * stage a newer signed image on the other side and reboot into it.
+   */
+  private async imageStep(state: AgentState, who: { host: string; publicKey: string; privateKey: string }, report: (c: CheckIn) => Promise<CheckIn>): Promise<{ state: AgentState; result?: CheckIn }> {
+    const image = this.o.image!;
+    const b = await image.booted();
+    if (b.state === "trial") {
+      // This check-in reached the server with the host's key: the new side works. Keep it.
+      await image.bless();
+      state = { ...state, imageVersion: b.version ?? state.imageTrial?.version ?? state.imageVersion, imageTrial: undefined };
+      delete state.imageTrial;
+      await this.o.state.save(state);
+      this.note(`image version ${state.imageVersion} is healthy on side ${b.slot}`);
+      await report({ phase: "healthy", kind: "image", host: who.host, version: state.imageVersion ?? 0 });
+    } else if (b.state === "rolled-back" && b.failedVersion !== undefined && !(state.failedImages ?? []).includes(b.failedVersion)) {
+      state = { ...state, failedImages: [...new Set([...(state.failedImages ?? []), b.failedVersion])].slice(-20) };
+      delete state.imageTrial;
+      await this.o.state.save(state);
+      // Take the default back for this side, so no later boot tries the failed one again.
+      await image.bless();
+      this.note(`image version ${b.failedVersion} never came up healthy; back on side ${b.slot}`);
+      await report({ phase: "rolled-back", kind: "image", host: who.host, version: b.failedVersion, detail: `systemd-boot fell back to side ${b.slot}` });
+    } else if (state.imageVersion === undefined && b.version !== undefined) {
+      state = { ...state, imageVersion: b.version };
+      await this.o.state.save(state);
+    }
+    const r = await this.call("GET", `${AGENT_API}/image?class=${encodeURIComponent(image.image)}`, undefined, who);
+    if (r.status !== 200) return { state };
+    let rel: ImageRelease;
+    try {
+      rel = acceptImage(JSON.parse(r.text) as Signed, state.trust, { image: image.image, appliedVersion: state.imageVersion ?? 0, failedVersions: state.failedImages ?? [] }, this.now());
+    } catch (e) {
+      if (e instanceof Refused && (e.reason === "not-newer" || e.reason === "failed-before")) return { state };
+      if (!(e instanceof Refused)) throw e;
+      this.note(`refused an image: ${e.message}`);
+      return { state, result: await report({ phase: "refused", kind: "image", host: who.host, version: state.imageVersion ?? 0, refusal: e.reason, detail: e.message }) };
+    }
+    await report({ phase: "applying", kind: "image", host: who.host, version: rel.version, detail: `writing image ${rel.version} to the other side` });
+    const files = {} as Record<ImageFile["name"], string>;
+    for (const f of rel.files) {
+      const path = `${AGENT_API}/image-file/${rel.image}/${f.sha256}`;
+      const dest = `${image.scratch()}/${f.name}`;
+      const bytes = new Uint8Array();
+      const headers = signRequest({ method: "GET", path, host: who.host, publicKey: who.publicKey, seed: this.o.seedOf(who.privateKey), body: bytes, now: this.now(), ...(this.o.sign ? { sign: this.o.sign } : {}) }) as unknown as Record<string, string>;
+      const ok = this.o.http.download ? await this.o.http.download(path, headers, dest, f) : false;
+      if (!ok) {
+        this.note(`image file ${f.name} did not match its signed hash`);
+        return { state, result: await report({ phase: "refused", kind: "image", host: who.host, version: state.imageVersion ?? 0, refusal: "bad-signature", detail: `the ${f.name} file does not match the signed SHA-256` }) };
+      }
+      files[f.name] = dest;
+    }
+    await image.stage(rel, files);
+    state = { ...state, imageTrial: { version: rel.version, healthyWithinSeconds: rel.healthyWithinSeconds } };
+    await this.o.state.save(state);
+    this.note(`image ${rel.version} staged; rebooting into it (${rel.tries} tries)`);
+    await image.reboot();
+    return { state, result: { phase: "applying", kind: "image", host: who.host, version: rel.version, detail: "rebooting into the new side" } };
   }
 
   /** No identity drive: announce ourselves with the hardware facts, under a key of our own. */

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Agent } from "./agent.js";
-import { decryptWithKey, DriveIdentity, FetchHttp, FileState, installIdentity, NixosSystem, nodeSign } from "./ports.js";
+import { AbImage, decryptWithKey, DriveIdentity, FetchHttp, FileState, installIdentity, NixosSystem, nodeSign } from "./ports.js";
 import { newEd25519Key, readEd25519Key } from "../node/secrets/openssh.js";
 import { parsePublicKey, publicKeyLine } from "../core/signing/minisign.js";
 
@@ -20,6 +20,8 @@ export interface AgentConfig {
   runDir?: string;
   intervalSeconds?: number;
   trustedKeysDir: string;
+  /** Where the A/B disk's boot partition is mounted (default /boot). */
+  espDir?: string;
 }
 
 /** The minisign public keys in the image (one `.pub` file each). */
@@ -47,6 +49,10 @@ export function agentFor(c: AgentConfig): Agent {
     sign: nodeSign,
     decryptWithKey,
     install: async (id) => installIdentity(c.runDir ?? "/run/hearth/identity", id),
+    // Image updates only where the node booted from the class's A/B disk (hearth.slot= on its command line).
+    ...(c.class && /(^|\s)hearth\.slot=[ab](\s|$)/.test(readFileSync("/proc/cmdline", "utf8"))
+      ? { image: new AbImage({ image: c.class, espDir: c.espDir ?? "/boot", scratchDir: join(c.stateDir, "image-scratch") }) }
+      : {}),
   });
 }
 

@@ -2,15 +2,17 @@
 // drive mounted read-only by its label, and the NixOS system switched the way `hearth deploy`
 // switches it (watchdog, health checks, back to the exact previous generation).
 import { execFile } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createPrivateKey, randomBytes, sign as cryptoSign } from "node:crypto";
+import { createHash, createPrivateKey, randomBytes, sign as cryptoSign } from "node:crypto";
 import { readIdentityDir, HOST_KEY_FILE, IDENTITY_LABEL } from "../node/identity/drive.js";
 import { activateScript, confirmScript, generationOf, rollbackScript, SYSTEM_PROFILE, type DeployOptions } from "../core/deploy/deploy.js";
 import { healthScript, parseHealth, describeHealth } from "../core/deploy/health.js";
 import type { Bundle } from "../core/pull/release.js";
-import type { AgentState, Http, Identity, IdentityPort, StatePort, SystemPort } from "./agent.js";
+import type { AgentState, Http, Identity, IdentityPort, ImagePort, StatePort, SystemPort } from "./agent.js";
+import type { ImageRelease } from "../core/pull/release.js";
+import { blessBooted, bootedSlot, bootOutcome, ESP_PATHS, otherSlot, PARTLABEL, readEntries, stageUpdate, writeSideImage, type Slot } from "./ab.js";
 
 const run = promisify(execFile);
 
@@ -50,6 +52,32 @@ export class FetchHttp implements Http {
   async request(method: "GET" | "POST", path: string, body: Uint8Array | undefined, headers: Record<string, string>) {
     const r = await fetch(new URL(path, this.base), { method, headers, ...(body ? { body: Buffer.from(body) } : {}), signal: AbortSignal.timeout(this.timeoutMs) });
     return { status: r.status, text: await r.text() };
+  }
+  /** Streams to `dest` (temp + rename), hashing as it goes; a short, long or different file is removed. */
+  async download(path: string, headers: Record<string, string>, dest: string, expect: { size: number; sha256: string }): Promise<boolean> {
+    const r = await fetch(new URL(path, this.base), { headers, signal: AbortSignal.timeout(60 * 60_000) });
+    if (r.status !== 200 || !r.body) return false;
+    const tmp = `${dest}.${randomBytes(4).toString("hex")}.part`;
+    const hash = createHash("sha256");
+    let size = 0;
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.length;
+        if (size > expect.size) break;
+        hash.update(chunk);
+        writeSync(fd, chunk);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (size !== expect.size || hash.digest("hex") !== expect.sha256) {
+      rmSync(tmp, { force: true });
+      return false;
+    }
+    renameSync(tmp, dest);
+    return true;
   }
 }
 
@@ -173,3 +201,58 @@ export class NixosSystem implements SystemPort {
 }
 
 const tail = (s: string | undefined) => (s ?? "").trim().split("\n").slice(-3).join(" | ");
+
+export interface AbImageOptions {
+  image: string;
+  /** The mounted boot partition (PARTLABEL hearth-boot). */
+  espDir: string;
+  /** The OS side's device: /dev/disk/by-partlabel/hearth-<slot> by default. */
+  sideDevice?: (slot: Slot) => string;
+  /** The kernel command line (/proc/cmdline by default). */
+  cmdline?: () => string;
+  /** Seconds since boot (/proc/uptime by default). */
+  uptime?: () => number;
+  scratchDir: string;
+  reboot?: () => Promise<void>;
+}
+
+/** The A/B disk of a class image: ab.ts on the mounted ESP, the side partitions by label. */
+export class AbImage implements ImagePort {
+  readonly image: string;
+  constructor(private readonly o: AbImageOptions) {
+    this.image = o.image;
+  }
+  private slot(): Slot {
+    const s = bootedSlot(this.o.cmdline ? this.o.cmdline() : readFileSync("/proc/cmdline", "utf8"));
+    if (!s) throw new Error("the kernel command line names no hearth.slot=: this system did not boot from the A/B disk");
+    return s;
+  }
+  async booted() {
+    const slot = this.slot();
+    const out = bootOutcome(this.o.espDir, slot);
+    const entry = readEntries(this.o.espDir).find((e) => e.name.slot === slot);
+    const version = entry ? Number(/^version\s+(\d+)\s*$/m.exec(readFileSync(join(this.o.espDir, ESP_PATHS.entries, entry.file), "utf8"))?.[1]) : NaN;
+    const failed = out.failedVersion !== undefined ? Number(out.failedVersion) : NaN;
+    const uptimeSeconds = this.o.uptime ? this.o.uptime() : Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+    return { slot, state: out.state, ...(Number.isInteger(version) ? { version } : {}), ...(Number.isInteger(failed) ? { failedVersion: failed } : {}), uptimeSeconds };
+  }
+  async bless() {
+    blessBooted(this.o.espDir, this.slot());
+  }
+  async stage(r: ImageRelease, files: Record<"kernel" | "initrd" | "os", string>) {
+    const target = otherSlot(this.slot());
+    const device = (this.o.sideDevice ?? ((s: Slot) => `/dev/disk/by-partlabel/${PARTLABEL[s]}`))(target);
+    const written = await writeSideImage(device, files.os);
+    const os = r.files.find((f) => f.name === "os")!;
+    if (written.sha256 !== os.sha256) throw new Error(`side ${target} did not keep the image (sha256 ${written.sha256}, signed ${os.sha256})`);
+    stageUpdate(this.o.espDir, target, { kernel: files.kernel, initrd: files.initrd, cmdline: r.cmdline, version: String(r.version), tries: r.tries });
+  }
+  scratch() {
+    mkdirSync(this.o.scratchDir, { recursive: true, mode: 0o700 });
+    return this.o.scratchDir;
+  }
+  async reboot() {
+    if (this.o.reboot) return this.o.reboot();
+    await run("systemctl", ["reboot"]);
+  }
+}

@@ -16,6 +16,7 @@ import { registerDeploy, registerDeployCommand } from "./deploy.js";
 import { registerInit, registerSecrets } from "./secrets.js";
 import { registerValidator } from "./validator.js";
 import { registerPull } from "./pull.js";
+import { registerImage } from "./image.js";
 import { applyChanges, checkOutputDir, compareFiles, unifiedDiff } from "../node/apply-files.js";
 import { recordMeshAddresses } from "../node/fleet-plan.js";
 import { UserError } from "../node/errors.js";
@@ -198,6 +199,7 @@ registerServe(program);
 registerDeploy(program);
 registerDeployCommand(program);
 registerPull(program);
+registerImage(program);
 
 /** The host-name rule of the schema, before a name becomes a path (`../x`, `a/b`, `/abs`, NUL). */
 function checkHostName(name: string): void {

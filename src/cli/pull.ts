@@ -6,7 +6,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { resolve, join } from "node:path";
-import { CliError, out, validated } from "./common.js";
+import { CliError, out, reportIssues, validated } from "./common.js";
+import { validateFleetDir } from "../node/fleet-dir.js";
 import { identities } from "./secrets.js";
 import { UserError } from "../node/errors.js";
 import { openStore, show } from "../node/secrets/store.js";
@@ -30,12 +31,25 @@ const wrap =
     }
   };
 
+/**
+ * The fleet as far as the signing commands need it: its schema must hold, but findings of the
+ * rules may stand (a node class without signing keys is what `signing init` is there to fix).
+ */
+function parsedFleet(dir: string) {
+  const v = validateFleetDir(dir);
+  if (!v.fleet) {
+    reportIssues(v.issues);
+    throw new CliError("the fleet is not valid; nothing was written");
+  }
+  return v.fleet;
+}
+
 /** Adds a public key to fleet.yaml signing.publicKeys (keeping comments), once. */
 function listPublicKey(fleetDir: string, line: string): void {
   const file = join(fleetDir, "fleet.yaml");
   const text = readFileSync(file, "utf8");
-  const v = validated(fleetDir);
-  const keys = ((v.fleet as unknown as { signing?: { publicKeys?: string[] } }).signing?.publicKeys ?? []).slice();
+  const fleet = parsedFleet(fleetDir);
+  const keys = ((fleet as unknown as { signing?: { publicKeys?: string[] } }).signing?.publicKeys ?? []).slice();
   if (keys.includes(line)) return;
   writeFileAtomic(file, setInYaml(text, ["signing", "publicKeys"], [...keys, line]));
 }
@@ -56,9 +70,8 @@ export function registerPull(program: Command): void {
     .action(
       wrap(async (opts: { fleet: string }) => {
         const dir = resolve(opts.fleet);
-        const v = validated(dir);
         const { initSigningKey } = await import("../node/pull/signing.js");
-        const k = await initSigningKey(dir, adminRecipients(v.fleet));
+        const k = await initSigningKey(dir, adminRecipients(parsedFleet(dir)));
         listPublicKey(dir, k.publicKey);
         out(`signing key ${k.keyId} made; signing/key.age is encrypted to the admins only`);
         out(`public key (in fleet.yaml signing.publicKeys, built into every node image): ${k.publicKey}`);
@@ -145,6 +158,36 @@ export function registerPull(program: Command): void {
           const r = writeRelease(dir, key, { host: h, issued: new Date().toISOString(), expires, system: systems.get(h)!, substituters: opts.substituter ?? [], trustedPublicKeys: opts.cacheKey ?? [], files: {}, checks: hp.health, ...(image ? { image } : {}) });
           out(`signed ${r.file} (version ${r.version}, ${systems.get(h)})`);
         }
+      }),
+    );
+
+  program
+    .command("publish-image")
+    .description("sign a node class's next image (kernel, initrd, OS image for the A/B sides) for `hearth serve` to roll out to its hosts")
+    .argument("<class>", "the node class (fleet.yaml images:)")
+    .requiredOption("--kernel <file>", "the kernel (bzImage)")
+    .requiredOption("--initrd <file>", "the initrd")
+    .requiredOption("--os <file>", "the OS image written to the side not booted")
+    .option("--cmdline <params>", "kernel parameters of the new side", "")
+    .option("--tries <n>", "boots systemd-boot tries before it falls back to the old side", "3")
+    .option("--healthy-within <seconds>", "the new side must reach the server within this long after it boots", "600")
+    .option("--expires <duration>", "how long nodes may apply it", "30d")
+    .option(...fleetOpt)
+    .option(...idOpt)
+    .action(
+      wrap(async (image: string, opts: { kernel: string; initrd: string; os: string; cmdline: string; tries: string; healthyWithin: string; expires: string; fleet: string; identity?: string[] }) => {
+        const dir = resolve(opts.fleet);
+        const v = validated(dir);
+        const hosts = [...v.fleet.hosts.entries()].filter(([, h]) => (h as unknown as { image?: string }).image === image).map(([n]) => n);
+        if (!hosts.length) throw new CliError(`no host boots image '${image}' (hosts/*.yaml image: ${image})`, 2);
+        const tries = Number(opts.tries);
+        const within = Number(opts.healthyWithin);
+        if (!Number.isInteger(tries) || tries < 1 || tries > 20) throw new CliError(`--tries ${opts.tries}: a whole number from 1 to 20`, 2);
+        if (!Number.isInteger(within) || within < 30) throw new CliError(`--healthy-within ${opts.healthyWithin}: at least 30 seconds`, 2);
+        const { loadSigningKey, writeImageRelease } = await import("../node/pull/signing.js");
+        const key = await loadSigningKey(dir, await identities(opts.identity));
+        const r = writeImageRelease(dir, key, { image, issued: new Date().toISOString(), expires: new Date(Date.now() + ms(opts.expires)).toISOString(), cmdline: opts.cmdline, tries, healthyWithinSeconds: within, hosts }, { kernel: resolve(opts.kernel), initrd: resolve(opts.initrd), os: resolve(opts.os) });
+        out(`signed ${r.file} (image ${image} version ${r.version}) for ${hosts.length} host(s): ${hosts.join(", ")}`);
       }),
     );
 

@@ -218,3 +218,11 @@ export function readStaticNix(): Record<string, string> {
   walk(root);
   return out;
 }
+
+/** Where `npm run build:cli` puts the node classes' pull agent (src/agent). */
+export const AGENT_BUILD = join(REPO_ROOT, "dist/agent/hearth-agent.mjs");
+
+/** The built agent's text for the flake, or undefined when it was not built (the flake then gets core's placeholder). */
+export function readAgentScript(file = AGENT_BUILD): string | undefined {
+  return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+}

@@ -6,7 +6,7 @@ import { meshState, plan, type Plan } from "../core/plan/plan.js";
 import { secretIssues } from "../core/secrets/plan.js";
 import { ADDRESSES_FILE, planMesh, type MeshPlan } from "../core/mesh/plan.js";
 import type { Issue } from "../core/validate/issues.js";
-import { readStaticNix, validateFleetDir, type Validated } from "./fleet-dir.js";
+import { readAgentScript, readStaticNix, validateFleetDir, type Validated } from "./fleet-dir.js";
 import { openStore, secretFiles, status, type SecretsStore } from "./secrets/store.js";
 import { applyChanges, compareFiles, type FileChange } from "./apply-files.js";
 import { writeFileAtomic } from "./fs-atomic.js";
@@ -78,6 +78,8 @@ export function planFleetDir(dir: string, opts: { requireSecrets: boolean; overr
     secretFiles: secretFiles(store),
     secretsManifest: store.manifest,
     meshAddresses: readMeshAddresses(dir),
+    // Only a fleet with node classes carries the agent; without a build, a placeholder that says so.
+    ...(v.fleet.images && Object.keys(v.fleet.images).length ? { agentScript: readAgentScript() } : {}),
   });
   const keyless = p.mesh?.type === "wireguard" ? p.mesh.members.filter((m) => !m.publicKey).map((m) => m.name) : [];
   if (keyless.length && opts.requireSecrets) throw new PlanRefused(`no WireGuard key yet for ${keyless.join(", ")}; run \`hearth secrets generate\` (nothing was written)`);

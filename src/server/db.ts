@@ -151,7 +151,8 @@ const MIGRATIONS: string[] = [
      detail    TEXT,
      booted    TEXT,
      inventory TEXT,
-     log       TEXT
+     log       TEXT,
+     image     TEXT
    );
    CREATE TABLE pull_targets (
      host    TEXT PRIMARY KEY,

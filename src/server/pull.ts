@@ -4,7 +4,8 @@
 // known by their SSH host keys (secrets/manifest.json); pending nodes by a key of their own.
 // A server whose state and files an attacker replaced can withhold releases, never forge one:
 // the nodes check every signature against the keys in their image.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { Readable } from "node:stream";
 import { join } from "node:path";
 import { Hono, type Context } from "hono";
 import { verifyRequest, keyFingerprint, type AgentAuthFailure, type Ed25519 } from "../core/pull/agent-auth.js";
@@ -14,6 +15,7 @@ import { keyHash, RELEASES_DIR, type Signed } from "../core/pull/release.js";
 import { ApiFailure } from "./errors.js";
 import type { PullNode as WirePullNode, PullPhase } from "./wire.js";
 import type { Db } from "./db.js";
+import type { Statement } from "better-sqlite3";
 
 export type NodePhase = PullPhase;
 export type PullNode = WirePullNode;
@@ -49,11 +51,21 @@ class ReleaseFiles {
     return versions;
   }
 
+  /** Sub-folders of releases/<under> that are names. */
+  dirs(under: string): string[] {
+    const d = join(this.dir, RELEASES_DIR, under);
+    if (!existsSync(d)) return [];
+    return readdirSync(d, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && /^[a-z0-9][a-z0-9-]{0,62}$/.test(e.name))
+      .map((e) => e.name)
+      .sort();
+  }
+
   hosts(): string[] {
     const d = join(this.dir, RELEASES_DIR);
     if (!existsSync(d)) return [];
     return readdirSync(d, { withFileTypes: true })
-      .filter((e) => e.isDirectory() && /^[a-z0-9][a-z0-9-]{0,62}$/.test(e.name))
+      .filter((e) => e.isDirectory() && /^[a-z0-9][a-z0-9-]{0,62}$/.test(e.name) && e.name !== IMAGES_DIR && e.name !== "adoptions")
       .map((e) => e.name)
       .sort();
   }
@@ -136,6 +148,8 @@ export class PullService {
   private readonly now: () => number;
   readonly policy: RolloutPolicy;
   private timer?: NodeJS.Timeout;
+  /** Prepared once: compiling a statement costs more than running it, on every check-in. */
+  private readonly statements = new Map<string, Statement<unknown[]>>();
 
   constructor(private readonly o: PullOptions) {
     this.files = new ReleaseFiles(o.fleetDir);
@@ -159,36 +173,47 @@ export class PullService {
     for (const r of [...this.active().values()]) if (r.status === "running") this.save(r.id, step(r, r.policy, this.now()), r.policy);
   }
 
+  private sql(text: string): Statement<unknown[]> {
+    let st = this.statements.get(text);
+    if (!st) this.statements.set(text, (st = this.o.db.sql.prepare(text)));
+    return st;
+  }
+
   // ---- rollouts ---------------------------------------------------------------------------
 
   /** Running and paused rollouts, kept in memory: every report consults them. */
   private activeMemo?: Map<string, RolloutView>;
 
   rollouts(limit = 50): RolloutView[] {
-    const rows = this.o.db.sql.prepare(`SELECT state, policy FROM rollouts ORDER BY created_at DESC, id DESC LIMIT ?`).all(limit) as { state: string; policy: string }[];
+    const rows = this.sql(`SELECT state, policy FROM rollouts ORDER BY created_at DESC, id DESC LIMIT ?`).all(limit) as { state: string; policy: string }[];
     return rows.map((r) => view(JSON.parse(r.state) as RolloutState, JSON.parse(r.policy) as RolloutPolicy));
   }
 
   private active(): Map<string, RolloutView> {
     if (!this.activeMemo) {
-      const rows = this.o.db.sql.prepare(`SELECT state, policy FROM rollouts WHERE json_extract(state, '$.status') IN ('running', 'paused')`).all() as { state: string; policy: string }[];
+      const rows = this.sql(`SELECT state, policy FROM rollouts WHERE json_extract(state, '$.status') IN ('running', 'paused')`).all() as { state: string; policy: string }[];
       this.activeMemo = new Map(rows.map((r) => [(JSON.parse(r.state) as RolloutState).id, view(JSON.parse(r.state) as RolloutState, JSON.parse(r.policy) as RolloutPolicy)]));
     }
     return this.activeMemo;
   }
 
   private rollout(id: string): RolloutView | undefined {
-    const row = this.o.db.sql.prepare(`SELECT state, policy FROM rollouts WHERE id = ?`).get(id) as { state: string; policy: string } | undefined;
+    const row = this.sql(`SELECT state, policy FROM rollouts WHERE id = ?`).get(id) as { state: string; policy: string } | undefined;
     return row ? view(JSON.parse(row.state) as RolloutState, JSON.parse(row.policy) as RolloutPolicy) : undefined;
   }
 
   private save(id: string, s: RolloutState, policy: RolloutPolicy): void {
     const at = new Date(this.now()).toISOString();
     const { counts: _c, policy: _p, ...state } = s as RolloutView;
+    // Hosts this state offers that the last saved one did not: a node's report changes no offer,
+    // so it writes no targets (writing all of them made every report O(hosts)).
+    const before = this.active().get(id);
+    const was = new Set(before ? offered(before) : []);
     this.o.db.sql.transaction(() => {
-      this.o.db.sql.prepare(`INSERT INTO rollouts (id, state, policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`).run(id, JSON.stringify(state), JSON.stringify(policy), at, at);
+      this.sql(`INSERT INTO rollouts (id, state, policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`).run(id, JSON.stringify(state), JSON.stringify(policy), at, at);
       // Offering a host raises what it may fetch; nothing ever lowers it.
-      for (const h of offered(state)) this.o.db.sql.prepare(`INSERT INTO pull_targets (host, version) VALUES (?, ?) ON CONFLICT (host) DO UPDATE SET version = max(version, excluded.version)`).run(h, state.versions[h]);
+      const raise = this.sql(`INSERT INTO pull_targets (host, version) VALUES (?, ?) ON CONFLICT (host) DO UPDATE SET version = max(version, excluded.version)`);
+      for (const h of offered(state)) if (!was.has(h)) raise.run(targetKey(h, state.kind), state.versions[h]);
     })();
     const active = this.active();
     if (state.status === "running" || state.status === "paused") active.set(id, view(state, policy));
@@ -197,7 +222,7 @@ export class PullService {
 
   /** Hosts with a signed version newer than they may fetch and in no active rollout. */
   unreleased(): Record<string, number> {
-    const active = new Set([...this.active().values()].flatMap((r) => Object.keys(r.hosts)));
+    const active = new Set([...this.active().values()].filter((r) => r.kind !== "image").flatMap((r) => Object.keys(r.hosts)));
     const out: Record<string, number> = {};
     for (const h of this.files.hosts()) {
       const latest = this.files.versions(h).at(-1);
@@ -219,6 +244,38 @@ export class PullService {
 
   private startForNewReleases(): void {
     if (Object.keys(this.unreleased()).length) this.startRollout();
+    for (const image of Object.keys(this.unreleasedImages())) this.startImageRollout(image);
+  }
+
+  /** Node classes with a signed image newer than some of their hosts may fetch, outside an active rollout. */
+  unreleasedImages(): Record<string, { version: number; hosts: string[] }> {
+    const out: Record<string, { version: number; hosts: string[] }> = {};
+    const active = new Set([...this.active().values()].filter((r) => r.kind === "image").map((r) => r.image));
+    for (const image of this.files.dirs(`${IMAGES_DIR}`)) {
+      if (active.has(image)) continue;
+      const version = this.files.versions(`${IMAGES_DIR}/${image}`).at(-1);
+      if (version === undefined) continue;
+      const signed = this.files.read(`${IMAGES_DIR}/${image}/${version}.json`);
+      let hosts: string[] = [];
+      try {
+        hosts = (JSON.parse(signed?.body ?? "{}") as { hosts?: string[] }).hosts ?? [];
+      } catch {
+        continue;
+      }
+      const behind = hosts.filter((h) => typeof h === "string" && this.keys.get(h) && this.target(targetKey(h, "image")) < version).sort();
+      if (behind.length) out[image] = { version, hosts: behind };
+    }
+    return out;
+  }
+
+  /** A rollout of a class's newest image over its hosts, canary first, with the same policy as configurations. */
+  startImageRollout(image: string, policy: RolloutPolicy = this.policy): RolloutView {
+    const u = this.unreleasedImages()[image];
+    if (!u) throw new ApiFailure(409, "nothing_to_roll_out", `no signed image of ${image} newer than what its hosts may fetch; sign one with \`hearth publish-image\``);
+    const id = `i${this.now().toString(36)}-${image}`;
+    const s = step(startRollout(id, Object.fromEntries(u.hosts.map((h) => [h, u.version])), u.hosts, policy, image), policy, this.now());
+    this.save(id, s, policy);
+    return this.rollout(id)!;
   }
 
   control(id: string, action: "resume" | "abort"): RolloutView {
@@ -230,13 +287,13 @@ export class PullService {
   }
 
   private target(host: string): number {
-    return (this.o.db.sql.prepare(`SELECT version FROM pull_targets WHERE host = ?`).get(host) as { version: number } | undefined)?.version ?? 0;
+    return (this.sql(`SELECT version FROM pull_targets WHERE host = ?`).get(host) as { version: number } | undefined)?.version ?? 0;
   }
 
   // ---- nodes ------------------------------------------------------------------------------
 
   nodes(): PullNode[] {
-    const rows = this.o.db.sql.prepare(`SELECT * FROM pull_nodes ORDER BY host IS NULL, host, id`).all() as Record<string, unknown>[];
+    const rows = this.sql(`SELECT * FROM pull_nodes ORDER BY host IS NULL, host, id`).all() as Record<string, unknown>[];
     return rows.map((r) => ({
       id: r.id as string,
       ...(r.host ? { host: r.host as string } : {}),
@@ -248,25 +305,25 @@ export class PullService {
       ...(r.booted ? { booted: JSON.parse(r.booted as string) } : {}),
       ...(r.inventory ? { inventory: JSON.parse(r.inventory as string) } : {}),
       ...(r.log ? { log: JSON.parse(r.log as string) as string[] } : {}),
+      ...(r.image ? { image: JSON.parse(r.image as string) as PullNode["image"] } : {}),
     }));
   }
 
   private record(id: string, host: string | undefined, key: string, phase: NodePhase, version: number, extra: { detail?: string; booted?: unknown; inventory?: unknown; log?: unknown }): void {
     const j = (v: unknown) => (v === undefined ? null : JSON.stringify(v).slice(0, 64 * 1024));
-    this.o.db.sql
-      .prepare(
-        `INSERT INTO pull_nodes (id, host, key, phase, version, last_seen, detail, booted, inventory, log) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET key = excluded.key, phase = excluded.phase, version = excluded.version, last_seen = excluded.last_seen,
-           detail = excluded.detail, booted = coalesce(excluded.booted, booted), inventory = coalesce(excluded.inventory, inventory), log = coalesce(excluded.log, log)`,
-      )
-      .run(id, host ?? null, key, phase, version, this.now(), extra.detail?.slice(0, 2000) ?? null, j(extra.booted), j(extra.inventory), j(extra.log));
+    this.sql(
+      `INSERT INTO pull_nodes (id, host, key, phase, version, last_seen, detail, booted, inventory, log) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET key = excluded.key, phase = excluded.phase, version = excluded.version, last_seen = excluded.last_seen,
+         detail = excluded.detail, booted = coalesce(excluded.booted, booted), inventory = coalesce(excluded.inventory, inventory), log = coalesce(excluded.log, log)`,
+    ).run(id, host ?? null, key, phase, version, this.now(), extra.detail?.slice(0, 2000) ?? null, j(extra.booted), j(extra.inventory), j(extra.log));
   }
 
   // ---- the agents' API --------------------------------------------------------------------
 
   private authenticate(c: Context, body: Uint8Array, allowPending: boolean): { host: string; key: string } {
     const r = verifyRequest(
-      { method: c.req.method, path: c.req.path, headers: (n) => c.req.header(n), body, now: this.now() },
+      // The path as sent, query included (the agent signs what it requests).
+      { method: c.req.method, path: ((u) => u.pathname + u.search)(new URL(c.req.url)), headers: (n) => c.req.header(n), body, now: this.now() },
       (h) => this.keys.get(h),
       (n) => this.nonces.add(n, this.now()),
       nodeEd25519,
@@ -302,14 +359,43 @@ export class PullService {
       const phase = PHASES.has(r.phase as NodePhase) ? (r.phase as NodePhase) : "unreachable";
       const version = Number.isSafeInteger(r.version) ? r.version! : 0;
       // A node adopted from pending says so once: its pending entry is done.
-      if (typeof (r as { adoptedFrom?: unknown }).adoptedFrom === "string") this.o.db.sql.prepare(`DELETE FROM pull_nodes WHERE id = ? AND host IS NULL`).run(`pending:${keyFingerprint((r as { adoptedFrom: string }).adoptedFrom)}`);
-      this.record(host, host, key, phase, version, { ...(r.detail ? { detail: String(r.detail) } : {}), booted: r.booted, inventory: r.inventory, log: r.log });
+      if (typeof (r as { adoptedFrom?: unknown }).adoptedFrom === "string") this.sql(`DELETE FROM pull_nodes WHERE id = ? AND host IS NULL`).run(`pending:${keyFingerprint((r as { adoptedFrom: string }).adoptedFrom)}`);
+      const kind = (r as { kind?: string }).kind === "image" ? "image" : undefined;
+      if (kind) {
+        // An image report is kept beside the configuration's phase, not over it.
+        const detail = `image version ${version}: ${phase}${r.detail ? ` (${String(r.detail).slice(0, 500)})` : ""}`;
+        this.sql(`UPDATE pull_nodes SET image = ?, last_seen = ? WHERE id = ?`).run(JSON.stringify({ version, phase, detail }), this.now(), host);
+        if (!this.sql(`SELECT 1 FROM pull_nodes WHERE id = ?`).get(host)) this.record(host, host, key, phase, 0, { detail, booted: r.booted, inventory: r.inventory, log: r.log });
+      } else this.record(host, host, key, phase, version, { ...(r.detail ? { detail: String(r.detail) } : {}), booted: r.booted, inventory: r.inventory, log: r.log });
       // The rollout hears about this host's result for its version.
       for (const ro of [...this.active().values()])
-        if (ro.versions[host] === version && (phase === "applying" || phase === "healthy" || phase === "failed" || phase === "rolled-back")) {
+        if (ro.kind === kind && ro.versions[host] === version && (phase === "applying" || phase === "healthy" || phase === "failed" || phase === "rolled-back")) {
           this.save(ro.id, step(report(ro, host, phase, r.detail ? String(r.detail) : undefined), ro.policy, this.now()), ro.policy);
         }
       return c.json({ ok: true });
+    });
+    // The image a class's node may fetch now, and its files (content-addressed, beside the release).
+    app.get("/image", async (c) => {
+      const { host } = this.authenticate(c, await raw(c), false);
+      const image = c.req.query("class") ?? "";
+      if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(image)) throw new ApiFailure(400, "bad_class", "?class= names the node class the agent boots");
+      const v = this.target(targetKey(host, "image"));
+      const signed = v ? this.files.read(`${IMAGES_DIR}/${image}/${v}.json`) : undefined;
+      return signed ? c.json(signed) : c.body(null, 204);
+    });
+    app.get("/image-file/:class/:sha256", async (c) => {
+      this.authenticate(c, await raw(c), false);
+      const image = c.req.param("class");
+      const sha = c.req.param("sha256");
+      if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(image) || !/^[0-9a-f]{64}$/.test(sha)) throw new ApiFailure(404, "not_found", "no such image file");
+      const file = join(this.o.fleetDir, RELEASES_DIR, IMAGES_DIR, image, "files", sha);
+      let size: number;
+      try {
+        size = statSync(file).size;
+      } catch {
+        throw new ApiFailure(404, "not_found", "no such image file");
+      }
+      return c.body(Readable.toWeb(createReadStream(file)) as ReadableStream, 200, { "content-type": "application/octet-stream", "content-length": String(size) });
     });
     app.post("/enroll", async (c) => {
       const bytes = await raw(c);
@@ -347,6 +433,10 @@ export const nodeEd25519: Ed25519 = {
     return cryptoVerify(null, msg, k, sig);
   },
 };
+
+/** Where an image rollout's offers are kept apart from the host's configuration offers. */
+const targetKey = (host: string, kind?: string) => (kind === "image" ? `${host}#image` : host);
+export const IMAGES_DIR = "images";
 
 const view = (s: RolloutState, policy: RolloutPolicy): RolloutView => ({ ...s, policy, counts: summary(s) });
 

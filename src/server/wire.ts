@@ -206,6 +206,8 @@ export interface PullNode {
   detail?: string;
   /** Running system, generation and A/B slot. */
   booted?: { system?: string; generation?: number; slot?: string };
+  /** The node class image it runs (A/B disk): the last image report. */
+  image?: { version: number; phase: PullPhase; detail?: string };
   /** Hardware facts: arch, memKiB, product, uefi, tpm, interfaces. */
   inventory?: Record<string, unknown>;
   log?: string[];

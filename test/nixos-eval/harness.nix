@@ -3,7 +3,9 @@
 # shared/upstream) and, for a boot format, the format module applied as lib/outputs.nix does.
 # Reports failed assertions (real upstream ones and ./checks), warnings, and every value hearth's
 # files define that does not evaluate (unknown option, wrong type, missing package).
-{ upstream, flake, host, formatModule ? null }:
+# `files` are the flake's files whose definitions are checked value by value: a host's by default,
+# a class image's images/<class>/{default,hardware}.nix for `image-<class>`.
+{ upstream, flake, host, formatModule ? null, files ? [ "hosts/${host}/default.nix" "hosts/${host}/hardware.nix" "hosts/${host}/disko.nix" ] }:
 let
   lib = import (upstream + "/nixpkgs-lib/lib");
   # PACKAGES.txt (written from ethereum.nix's own package.nix platforms): attr → systems.
@@ -47,7 +49,7 @@ let
   stubPkgs = result.pkgs;
 
   # The option definitions hearth's own files make, as written (before merging).
-  hearthFiles = [ "hosts/${host}/default.nix" "hosts/${host}/hardware.nix" "hosts/${host}/disko.nix" ];
+  hearthFiles = files;
   rawOf = rel:
     let f = flake + "/${rel}"; in
     if !builtins.pathExists f then { } else

@@ -29,8 +29,14 @@ export interface HostReport {
 
 const nixStr = (s: string) => JSON.stringify(s).replace(/\$\{/g, "\\${");
 
-function harnessExpr(flake: string, host: string, formatModule?: string): string {
-  return `import ${nixStr(HARNESS)} { upstream = ${nixStr(UPSTREAM)}; flake = ${nixStr(flake)}; host = ${nixStr(host)};${formatModule ? ` formatModule = ${nixStr(formatModule)};` : ""} }`;
+/** Options of an evaluation beyond host and format: `files` whose definitions are checked (default: hosts/<host>/{default,hardware,disko}.nix). */
+export interface EvalOptions {
+  files?: string[];
+}
+
+function harnessExpr(flake: string, host: string, formatModule?: string, opts: EvalOptions = {}): string {
+  const files = opts.files ? ` files = [ ${opts.files.map(nixStr).join(" ")} ];` : "";
+  return `import ${nixStr(HARNESS)} { upstream = ${nixStr(UPSTREAM)}; flake = ${nixStr(flake)}; host = ${nixStr(host)};${formatModule ? ` formatModule = ${nixStr(formatModule)};` : ""}${files} }`;
 }
 
 function nixEval(expr: string): { ok: boolean; out: string; err: string } {
@@ -46,8 +52,8 @@ export function nixError(stderr: string): string {
 }
 
 /** Evaluate `host` of the flake in `flake` (optionally with a boot-format module applied). */
-export function evalHost(flake: string, host: string, formatModule?: string): HostReport {
-  const h = harnessExpr(flake, host, formatModule);
+export function evalHost(flake: string, host: string, formatModule?: string, opts: EvalOptions = {}): HostReport {
+  const h = harnessExpr(flake, host, formatModule, opts);
   const r = nixEval(`let h = ${h}; in { inherit (h) system failedAssertions warnings badPaths disko packageNames checkedPaths; }`);
   if (!r.ok) {
     // The host does not evaluate at all: the configuration as a whole is the error.
@@ -73,8 +79,15 @@ export function problems(r: HostReport): string[] {
 }
 
 /** One value of the evaluated host (`config.…`, or any attribute of the harness result) as JSON. */
-export function evalValue(flake: string, host: string, attr: string, formatModule?: string): unknown {
-  const r = nixEval(`let h = ${harnessExpr(flake, host, formatModule)}; in h.${attr}`);
+export function evalValue(flake: string, host: string, attr: string, formatModule?: string, opts: EvalOptions = {}): unknown {
+  const r = nixEval(`let h = ${harnessExpr(flake, host, formatModule, opts)}; in h.${attr}`);
+  if (!r.ok) throw new Error(nixError(r.err));
+  return JSON.parse(r.out);
+}
+
+/** Any Nix expression over the harness result `h` (e.g. `builtins.attrNames h.config.systemd.services`) as JSON. */
+export function evalWith(flake: string, host: string, expr: string, formatModule?: string, opts: EvalOptions = {}): unknown {
+  const r = nixEval(`let h = ${harnessExpr(flake, host, formatModule, opts)}; in ${expr}`);
   if (!r.ok) throw new Error(nixError(r.err));
   return JSON.parse(r.out);
 }

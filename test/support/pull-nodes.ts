@@ -2,8 +2,10 @@
 // `hearth serve`, with a stand-in for the one part that needs NixOS (switching a system), named
 // as such. Everything the agent decides (verification, refusals, reports) is the real code.
 import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
 import { readEd25519Key, newEd25519Key } from "../../src/node/secrets/openssh.js";
-import { Agent, type AgentState, type Identity, type SystemPort } from "../../src/agent/agent.js";
+import { Agent, type AgentState, type Http, type Identity, type ImagePort, type SystemPort } from "../../src/agent/agent.js";
 import { decryptWithKey, FetchHttp, nodeSign } from "../../src/agent/ports.js";
 import type { Bundle } from "../../src/core/pull/release.js";
 
@@ -51,13 +53,14 @@ export interface SimNode {
 }
 
 /** A node whose identity is `identity` (undefined: no identity drive), trusting `imageKeys`. */
-export function simNode(server: string, imageKeys: string[], identity: Identity | undefined | (() => Promise<Identity | undefined>), bad?: Set<string>): SimNode {
+export function simNode(server: string, imageKeys: string[], identity: Identity | undefined | (() => Promise<Identity | undefined>), bad?: Set<string>, extra: { image?: ImagePort; http?: Http } = {}): SimNode {
   const system = new StandInSystem(bad);
   const state = new MemoryState();
   const agent = new Agent({
     imageKeys,
     identity: { read: typeof identity === "function" ? identity : async () => identity },
-    http: new FetchHttp(server),
+    http: extra.http ?? new FetchHttp(server),
+    ...(extra.image ? { image: extra.image } : {}),
     system,
     state,
     newKey: () => {
@@ -77,3 +80,27 @@ export const fakeSystem = (host: string, v: number) => {
   const hash = [...h.subarray(0, 32)].map((b) => "0123456789abcdfghijklmnpqrsvwxyz"[b % 32]).join("");
   return `/nix/store/${hash}-nixos-system-${host}-${v}`;
 };
+
+/**
+ * Stand-in for systemd-boot choosing and counting one boot, for agent tests that cannot boot
+ * firmware. Its rules are systemd v252's (src/boot/efi/boot.c config_entry_compare,
+ * config_default_entry_select, config_entry_bump_counters), and test/ab-boot.test.ts shows the
+ * real systemd-boot in QEMU doing the same on the same ESP layout. Returns the slot it boots.
+ */
+export function systemdBootStandIn(espDir: string): "a" | "b" {
+  const dir = join(espDir, "loader/entries");
+  const entries = readdirSync(dir)
+    .filter((f) => f.endsWith(".conf") && !f.startsWith("."))
+    .map((f) => ({ f, tries: /\+(\d+)(?:-(\d+))?\.conf$/.exec(f) }))
+    .map((e) => ({ ...e, left: e.tries ? Number(e.tries[1]) : undefined, done: e.tries ? Number(e.tries[2] ?? 0) : undefined }));
+  // Entries with no tries left sort last; the rest by id, descending.
+  entries.sort((x, y) => Number(x.left === 0) - Number(y.left === 0) || (x.f < y.f ? 1 : x.f > y.f ? -1 : 0));
+  const pattern = /^default\s+(\S+)/m.exec(readFileSync(join(espDir, "loader/loader.conf"), "utf8"))?.[1] ?? "";
+  const glob = new RegExp(`^${pattern.replace(/[.+^${}()|\\]/g, (c) => (c === "." || c === "+" ? `\\${c}` : c)).replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  const chosen = entries.find((e) => glob.test(e.f)) ?? entries[0]!;
+  if (chosen.left !== undefined) {
+    const next = chosen.f.replace(/\+\d+(?:-\d+)?\.conf$/, `+${Math.max(0, chosen.left - 1)}-${chosen.done! + 1}.conf`);
+    renameSync(join(dir, chosen.f), join(dir, next));
+  }
+  return /^hearth-([ab])/.exec(chosen.f)![1] as "a" | "b";
+}

@@ -3,6 +3,7 @@ import type { Feature } from "./types.js";
 import type { Host } from "../schema/fleet.js";
 import { volumeKind } from "./storage/registry.js";
 import { nix } from "../nix/ast.js";
+import { AGENT } from "./agent.js";
 
 export const SSH_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key";
 const HOST_KEY_FILE = "ssh_host_ed25519_key";
@@ -28,11 +29,19 @@ export function mountHolding(host: Host, path: string): string | undefined {
     .sort((a, b) => b.length - a.length)[0];
 }
 
-/** The SSH host key path; it is also the host's age identity, so it must survive reboots. */
+/**
+ * The SSH host key path; it is also the host's age identity, so it must survive reboots. A host
+ * that boots a class image gets it from its identity drive at every boot (the agent puts it there).
+ */
 export function sshHostKeyPath(host: Host): string {
+  if (host.image !== undefined) return AGENT.sshHostKey;
   const dir = host.ephemeral ? persistentSecretsDir(host) : undefined;
   return dir ? `${dir.replace(/\/$/, "")}/${HOST_KEY_FILE}` : SSH_HOST_KEY;
 }
+
+/** Key-only SSH; root only by key. Every host and every class image. */
+export const SSHD_SETTINGS = { PasswordAuthentication: false, KbdInteractiveAuthentication: false, PermitRootLogin: "prohibit-password" };
+export const NIX_SETTINGS = { "experimental-features": ["nix-command", "flakes"], "trusted-users": ["root", "@wheel"] };
 
 export const base: Feature = {
   id: "base",
@@ -71,12 +80,12 @@ export const base: Feature = {
           enable: true,
           openFirewall: true,
           hostKeys: [{ path: sshHostKeyPath(host), type: "ed25519" }],
-          settings: { PasswordAuthentication: false, KbdInteractiveAuthentication: false, PermitRootLogin: "prohibit-password" },
+          settings: SSHD_SETTINGS,
         },
       },
       users: { mutableUsers: false, users: users as never },
       security: { sudo: { wheelNeedsPassword: false } },
-      nix: { settings: { "experimental-features": ["nix-command", "flakes"], "trusted-users": ["root", "@wheel"] } },
+      nix: { settings: NIX_SETTINGS },
       system: { stateVersion: host.stateVersion },
     });
     // A RAM-only host is its own system before any boot medium is applied: root on tmpfs and no

@@ -1,6 +1,6 @@
-// Boot media per host. Each format is a static module under nix/formats that the flake
-// applies with extendModules; this file only decides which apply and what they are called.
-import type { Host } from "../schema/fleet.js";
+// Boot media per host and per node class. Each format is a static module under nix/formats that
+// the flake applies with extendModules; this file only decides which apply and what they are called.
+import type { Host, ImageFormat } from "../schema/fleet.js";
 
 export interface FormatInfo {
   /** Package attribute suffix: `<host>` for the default, `<host>-<suffix>` for each. */
@@ -20,3 +20,19 @@ export const FORMATS: Record<NonNullable<Host["boot"]["formats"]>[number], Forma
 };
 
 export const formatsOf = (h: Host): (keyof typeof FORMATS)[] => h.boot.formats ?? (h.ephemeral ? ["kexec"] : ["disk"]);
+
+/**
+ * Boot media of a node class's image (`nixosConfigurations."image-<class>"`, packages
+ * `image-<class>-<suffix>`). kexec and iso are the hosts' own modules; a class has no installed
+ * system, so its `disk` is the A/B disk image (nix/formats/ab-disk.nix), and `netboot` is the part
+ * of the kexec tree iPXE loads.
+ */
+export const IMAGE_FORMAT_INFO: Record<ImageFormat, FormatInfo> = {
+  kexec: FORMATS.kexec,
+  netboot: { suffix: "netboot", module: "netboot-tree.nix", build: "hearthNetbootTree", describe: "netboot tree: kernel, initrd and netboot.ipxe, as `hearth serve` answers iPXE" },
+  iso: FORMATS.iso,
+  disk: { suffix: "disk", module: "ab-disk.nix", build: "image", describe: "A/B disk image (raw GPT): ESP hearth-boot with systemd-boot, side hearth-a with this image, side hearth-b empty for the next" },
+};
+
+/** Partition labels of the A/B disk image (nix/formats/ab-disk.nix); the agent finds the sides by them. */
+export const AB_DISK_LABELS = { boot: "hearth-boot", a: "hearth-a", b: "hearth-b" } as const;

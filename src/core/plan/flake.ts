@@ -1,8 +1,9 @@
 // flake.nix of a fleet: pinned inputs and the host table handed to the static lib/outputs.nix.
 import { nix, type NixValue } from "../nix/ast.js";
 import type { Fleet } from "../schema/fleet.js";
-import { FORMATS, formatsOf } from "../features/formats.js";
+import { FORMATS, IMAGE_FORMAT_INFO, formatsOf } from "../features/formats.js";
 import type { HostPlan } from "./host.js";
+import type { ImagePlan } from "./image.js";
 import { NIXOS_RELEASE, PINS, type InputName } from "../nix/input-pins.js";
 
 /** Inputs the fleet needs, each pinned in ../nix/input-pins.ts (nixpkgs: fleet.yaml may name another). */
@@ -17,15 +18,25 @@ export function flakeInputs(fleet: Fleet, plans: HostPlan[]): Record<string, Nix
   const inputs: Record<string, NixValue> = { nixpkgs: { url: nixpkgsUrl }, agenix: input("agenix") };
   const hosts = plans.map((p) => p.host);
   if (plans.some((p) => p.disko)) inputs["disko"] = input("disko");
-  if (hosts.some((h) => h.hardware.startsWith("raspberry-pi"))) inputs["nixos-hardware"] = input("nixos-hardware");
+  const classes = Object.values(fleet.images);
+  if (hosts.some((h) => h.hardware.startsWith("raspberry-pi")) || classes.some((c) => c.hardware.startsWith("raspberry-pi")))
+    inputs["nixos-hardware"] = input("nixos-hardware");
   if (hosts.some((h) => h.security.secureBoot)) inputs["lanzaboote"] = input("lanzaboote");
   if (hosts.some((h) => h.services.execution || h.services.consensus || h.services.validator || h.services.mevBoost))
     inputs["ethereum-nix"] = input("ethereum-nix");
   return inputs;
 }
 
-export function flakeNix(fleet: Fleet, plans: HostPlan[]): NixValue {
+export function flakeNix(fleet: Fleet, plans: HostPlan[], images: ImagePlan[] = []): NixValue {
   const used = new Set(plans.flatMap((p) => formatsOf(p.host)));
+  const usedByImages = new Set(images.flatMap((i) => i.cls.formats));
+  const formatTable = <F extends string>(names: Iterable<F>, info: Record<F, (typeof FORMATS)[keyof typeof FORMATS]>) =>
+    Object.fromEntries(
+      [...names].sort().map((f) => {
+        const i = info[f];
+        return [f, { suffix: i.suffix, build: i.build, ...(i.module ? { module: i.module } : {}) }];
+      }),
+    );
   return {
     description: `hearth fleet ${fleet.name}`,
     inputs: flakeInputs(fleet, plans),
@@ -33,12 +44,14 @@ export function flakeNix(fleet: Fleet, plans: HostPlan[]): NixValue {
       "inputs",
       nix.apply(nix.apply(nix.v("import"), nix.path("./lib/outputs.nix")), nix.v("inputs"), {
         hosts: Object.fromEntries(plans.map((p) => [p.name, { system: p.host.system, formats: formatsOf(p.host) }])),
-        formats: Object.fromEntries(
-          [...used].sort().map((f) => {
-            const info = FORMATS[f];
-            return [f, { suffix: info.suffix, build: info.build, ...(info.module ? { module: info.module } : {}) }];
-          }),
-        ),
+        formats: formatTable(used, FORMATS),
+        // Node classes: nixosConfigurations."image-<class>" and packages image-<class>-<suffix>.
+        ...(images.length
+          ? {
+              images: Object.fromEntries(images.map((i) => [i.name, { system: i.cls.system, formats: [...i.cls.formats] }])),
+              imageFormats: formatTable(usedByImages, IMAGE_FORMAT_INFO),
+            }
+          : {}),
       }),
     ),
   };

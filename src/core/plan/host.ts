@@ -10,10 +10,11 @@ import { storageLayout } from "../features/storage/layout.js";
 import { credstore, remoteUnlock, secureBoot } from "../features/unlock.js";
 import { mergeNix } from "../nix/merge.js";
 import { mesh } from "../features/mesh.js";
+import { agent } from "../features/agent.js";
 import { headscaleServer, type MeshPlan } from "../mesh/plan.js";
 import type { NixValue } from "../nix/ast.js";
 
-export const FEATURES: Feature[] = [base, hardware, storageLayout, credstore, secureBoot, remoteUnlock, mesh];
+export const FEATURES: Feature[] = [base, hardware, storageLayout, credstore, secureBoot, remoteUnlock, mesh, agent];
 
 export interface PlannedService {
   role: Role;

@@ -58,7 +58,7 @@ const STORE_PATH = /^\/nix\/store\/[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+._?=-]+$/;
 const hex = (s: string) => bytesToHex(sha256(utf8.decode(s)));
 
 /** The signed words: `hearth-bundle host=node1 version=7 expires=2026-12-30T00:00:00Z sha256=…`. */
-export function trustedCommentOf(kind: "bundle" | "keyring" | "adoption", fields: Record<string, string | number>): string {
+export function trustedCommentOf(kind: "bundle" | "keyring" | "adoption" | "image", fields: Record<string, string | number>): string {
   return `hearth-${kind} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ")}`;
 }
 
@@ -239,4 +239,58 @@ export function acceptAdoption(s: Signed, trust: Trust, ownKey: string, now: num
   if (keyHash(a.key) !== keyHash(ownKey)) throw new Refused("wrong-host", "this adoption is for another pending node");
   if (Date.parse(a.expires) <= now) throw new Refused("expired", `the adoption expired at ${a.expires}`);
   return a;
+}
+
+// ---- image releases: a new OS for the A/B sides of a node class -------------------------------
+
+export const IMAGE_FORMAT = "hearth-image/1";
+
+export interface ImageFile {
+  /** kernel and initrd go to the boot partition, os to the side's partition. */
+  name: "kernel" | "initrd" | "os";
+  sha256: string;
+  size: number;
+}
+
+/** A new image for every host of a class, written to the side a node did not boot. */
+export interface ImageRelease {
+  format: typeof IMAGE_FORMAT;
+  image: string;
+  version: number;
+  issued: string;
+  expires: string;
+  /** The kernel command line of the new side (hearth.slot= is added by the node). */
+  cmdline: string;
+  files: ImageFile[];
+  /** Boot attempts before systemd-boot falls back to the old side. */
+  tries: number;
+  /** The new side must report healthy within this long after it boots, or the node reboots into the old one. */
+  healthyWithinSeconds: number;
+  /** The hosts that boot this class (whom a rollout offers it to). */
+  hosts: string[];
+}
+
+export function signImage(r: Omit<ImageRelease, "format">, key: SecretKey): Signed {
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(r.image)) throw new Error(`${JSON.stringify(r.image)} is not a class name`);
+  for (const n of ["kernel", "initrd", "os"] as const) if (!r.files.some((f) => f.name === n && /^[0-9a-f]{64}$/.test(f.sha256))) throw new Error(`the image release needs its ${n} with a sha256`);
+  const body = JSON.stringify({ format: IMAGE_FORMAT, ...r }, null, 2) + "\n";
+  const comment = trustedCommentOf("image", { image: r.image, version: r.version, expires: new Date(r.expires).toISOString(), sha256: hex(body) });
+  return { body, signature: sign(utf8.decode(body), key, { trustedComment: comment, untrustedComment: `hearth image ${r.image} version ${r.version}` }) };
+}
+
+export function acceptImage(s: Signed, trust: Trust, node: { image: string; appliedVersion: number; failedVersions: number[] }, now: number): ImageRelease {
+  const f = checkSignature(s, trust, "image");
+  let r: ImageRelease;
+  try {
+    r = JSON.parse(s.body) as ImageRelease;
+  } catch {
+    throw new Refused("malformed", "the image release is not JSON");
+  }
+  if (r.format !== IMAGE_FORMAT || r.image !== f.image || String(r.version) !== f.version || new Date(r.expires).toISOString() !== f.expires || !Array.isArray(r.files))
+    throw new Refused("malformed", "the image release's body does not match its signed comment");
+  if (r.image !== node.image) throw new Refused("wrong-host", `this image is for class ${r.image}, this node boots ${node.image}`);
+  if (r.version <= node.appliedVersion) throw new Refused("not-newer", `image version ${r.version} is not newer than the running ${node.appliedVersion}`);
+  if (Date.parse(r.expires) <= now) throw new Refused("expired", `the image release expired at ${r.expires}`);
+  if (node.failedVersions.includes(r.version)) throw new Refused("failed-before", `image version ${r.version} did not come up healthy here before`);
+  return r;
 }

@@ -28,6 +28,10 @@ export interface HostProgress {
 
 export interface RolloutState {
   id: string;
+  /** What rolls out: each host's configuration (default) or a node class's image. */
+  kind?: "image";
+  /** For an image rollout: the class. */
+  image?: string;
   /** Release versions per host (each host's own signed bundle). */
   versions: Record<string, number>;
   waves: string[][];
@@ -48,9 +52,9 @@ export function planWaves(hosts: string[], p: RolloutPolicy): string[][] {
   return waves;
 }
 
-export function startRollout(id: string, versions: Record<string, number>, order: string[], p: RolloutPolicy): RolloutState {
+export function startRollout(id: string, versions: Record<string, number>, order: string[], p: RolloutPolicy, image?: string): RolloutState {
   const hosts = order.filter((h) => h in versions);
-  return { id, versions, waves: planWaves(hosts, p), hosts: Object.fromEntries(hosts.map((h) => [h, { phase: "waiting" }])), status: "running" };
+  return { id, ...(image ? { kind: "image" as const, image } : {}), versions, waves: planWaves(hosts, p), hosts: Object.fromEntries(hosts.map((h) => [h, { phase: "waiting" }])), status: "running" };
 }
 
 const finished = (ph: HostPhase) => ph === "healthy" || ph === "failed" || ph === "rolled-back";

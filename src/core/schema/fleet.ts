@@ -11,6 +11,8 @@ import type { Role } from "../services/types.js";
 export const SYSTEMS = ["x86_64-linux", "aarch64-linux"] as const;
 export const HARDWARE = ["generic-x86-uefi", "hetzner-dedicated", "hetzner-cloud", "raspberry-pi-4", "raspberry-pi-5", "qemu-vm"] as const;
 export const BOOT_FORMATS = ["kexec", "iso", "sd-image", "disk"] as const;
+/** Boot media of a node class's image (fleet.yaml `images:`); see ../features/formats.ts. */
+export const IMAGE_FORMATS = ["kexec", "netboot", "iso", "disk"] as const;
 
 const diskId = z
   .string()
@@ -170,6 +172,9 @@ export const hostSchema = z
       .boolean()
       .default(false)
       .describe("RAM-only system: the OS lives in memory, state only on mounted volumes (seeds 000, 001, 004)"),
+    image: hostName
+      .optional()
+      .describe("Node class (a name under images: in fleet.yaml) whose image this host boots: the identical image learns at boot from the host's identity drive that it is this host, then pulls this configuration (seed 004)"),
     boot: z
       .strictObject({
         formats: z.array(z.enum(BOOT_FORMATS)).min(1).optional().describe("Boot media to build; default kexec for ephemeral hosts, disk otherwise"),
@@ -207,6 +212,42 @@ const customSecret = z.strictObject({
   group: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("root").describe("Group of the decrypted file"),
   mode: z.string().regex(/^0?[0-7]{3}$/, "must be an octal mode such as 0400").default("0400").describe("Mode of the decrypted file"),
   path: absPath.optional().describe("Where the host reads it (default /run/agenix/NAME)"),
+});
+
+/**
+ * A minisign public key as `minisign -G` prints it on the second line of minisign.pub: base64 of
+ * "Ed" | key id (8 bytes) | Ed25519 key (32 bytes), so 56 characters starting with RW.
+ */
+export const minisignPublicKey = z
+  .string()
+  .regex(/^RW[A-Za-z0-9+/]{54}$/, "must be a minisign public key: the base64 line starting with RW (the second line of minisign.pub), as `hearth signing init` writes it");
+
+/** How often an agent asks for a new configuration: 30s, 5m, 1h. */
+export const interval = z.string().regex(/^[1-9][0-9]*(s|m|h)$/, "must be a duration such as 30s, 5m or 1h");
+
+/** Seconds in an `interval` (validated) string. */
+export const intervalSeconds = (s: string): number => Number(s.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[s.slice(-1) as "s" | "m" | "h"];
+
+const imageFormat = z.enum(IMAGE_FORMATS, {
+  error: (iss) =>
+    iss.input === "sd-image"
+      ? "an SD card image is made per Raspberry Pi host (boot.formats of the host); a class image boots by kexec, netboot, ISO or the A/B disk"
+      : undefined,
+});
+
+const imageClass = z.strictObject({
+  system: z.enum(SYSTEMS).default("x86_64-linux").describe("Nix system of the image; every host of the class must have the same"),
+  hardware: z.enum(HARDWARE).default("generic-x86-uefi").describe("Hardware profile of the image; every host of the class must have the same"),
+  formats: z
+    .array(imageFormat)
+    .min(1)
+    .default(["kexec"])
+    .describe("Boot media of the image: kexec (kexec tree, also served to iPXE), netboot (the iPXE files only), iso, disk (A/B disk image: ESP 'hearth-boot' and sides 'hearth-a'/'hearth-b', systemd-boot with boot counting)"),
+  server: z
+    .string()
+    .regex(/^https?:\/\/[A-Za-z0-9.\-\[\]:]+(\/[^\s]*)?$/, "must be an http(s) URL such as https://hearth.lab.example.org or http://10.100.0.1:7420")
+    .describe("Where the nodes' agents pull their configuration from: hearth's server, by name or by a mesh address"),
+  checkInterval: interval.default("5m").describe("How often the agent asks the server for a new configuration (default 5m)"),
 });
 
 export const fleetSchema = z
@@ -248,6 +289,20 @@ export const fleetSchema = z
       })
       .prefault({})
       .describe("Secret management"),
+    signing: z
+      .strictObject({
+        publicKeys: z
+          .array(minisignPublicKey)
+          .default([])
+          .refine((keys) => new Set(keys).size === keys.length, "a key is listed twice")
+          .describe("minisign public keys (the base64 line, RW…), written by `hearth signing init`; nodes booted from a class image trust only these"),
+      })
+      .optional()
+      .describe("Keys that sign what nodes pull (seed 004's minisign key)"),
+    images: z
+      .record(hostName, imageClass)
+      .default({})
+      .describe("Node classes: one image per class, identical on every machine, that learns which host it is from an identity drive at boot and pulls that host's configuration (seed 004); hosts name their class with image:"),
   })
   .describe("Fleet-wide settings (fleet.yaml)");
 
@@ -255,6 +310,8 @@ export type HostInput = z.input<typeof hostSchema>;
 export type Host = z.infer<typeof hostSchema> & { services: Services };
 export type FleetSettings = z.infer<typeof fleetSchema>;
 export type Volume = z.infer<typeof volume>;
+export type ImageClass = z.infer<typeof imageClass>;
+export type ImageFormat = (typeof IMAGE_FORMATS)[number];
 
 import type { ExecutionCfg, ConsensusCfg, ValidatorCfg } from "../services/ethereum/common.js";
 import type { MevBoostCfg } from "../services/ethereum/mev-boost.js";

@@ -18,6 +18,8 @@ import { ethPlatforms } from "../services/ethereum/platforms.js";
 import { PINS } from "../nix/input-pins.js";
 import { KINDS_BY_ROLE } from "../services/registry.js";
 import { CLIENT_FLAGS, parseArgs } from "../services/ethereum/flags.js";
+import { imageAttr } from "../plan/image.js";
+import { offsetIn, parsePrefix4 } from "../mesh/ip.js";
 
 export interface RuleInput {
   fleet: Fleet;
@@ -60,6 +62,10 @@ export function checkRules(input: RuleInput): Issue[] {
   };
   secretRules(fleet, report, fleetReport);
   meshRules(fleet, services, report, fleetReport);
+  // A finding about a field the host file may leave to its default points at the field when the
+  // file has it, else at `image:` (the line that brought the class's requirement in).
+  const hasField = (host: string, path: YamlPath) => input.sources.get(input.hostFiles.get(host)!)?.doc.hasIn(path) ?? false;
+  imageRules(fleet, report, fleetReport, hasField);
   return issues;
 }
 
@@ -298,7 +304,8 @@ function secretRules(fleet: Fleet, report: Report, fleetReport: (path: YamlPath,
     if (host.storage.secretsDir && !mountHolding(host, host.storage.secretsDir))
       report(name, ["storage", "secretsDir"], "error", `${host.storage.secretsDir} is on none of the host's volumes, so it would not survive a reboot`,
         "choose a directory below the mountpoint of one of storage.volumes");
-    if (host.ephemeral && readers.has(name) && !host.sshHostKey && !persistentSecretsDir(host))
+    // A class node's key comes from its identity drive at every boot (see imageRules).
+    if (host.ephemeral && readers.has(name) && !host.sshHostKey && !host.image && !persistentSecretsDir(host))
       report(name, ["storage"], "error", "this RAM-only host decrypts secrets with its SSH host key, but has no persistent place to keep that key",
         "add a volume, subvolume or dataset named 'secrets' (seed 001's /var/mnt/secrets), or set storage.secretsDir to a directory on a volume");
   }
@@ -320,4 +327,65 @@ function meshRules(
       if ((s.cfg as { address?: string }).address === "mesh" && !isMember(fleet, host))
         report(name, ["services", s.role, "address"], "error", "`address: mesh` binds to the mesh address, but this host is not in a mesh",
           fleet.mesh ? "remove mesh.enable: false from this host" : "add a mesh to fleet.yaml (mesh: { type: wireguard })");
+}
+
+/**
+ * Node classes (fleet.yaml `images:`) and the hosts that boot them: each class needs keys to
+ * trust and media its hardware boots; each of its hosts the class's system and hardware, RAM-only,
+ * with the SSH host key hearth made (it goes on the identity drive).
+ */
+function imageRules(
+  fleet: Fleet,
+  report: Report,
+  fleetReport: (path: YamlPath, message: string, hint?: string, severity?: Issue["severity"]) => void,
+  hasField: (host: string, path: YamlPath) => boolean,
+) {
+  const classes = Object.keys(fleet.images);
+  const keys = fleet.signing?.publicKeys ?? [];
+  const meshPrefix = classes.length ? planMesh(fleet)?.ipv4 : undefined;
+  for (const [name, cls] of Object.entries(fleet.images)) {
+    if (keys.length === 0)
+      fleetReport(["images", name], `class '${name}' has no key to trust: signing.publicKeys is empty, so its nodes would accept no configuration`,
+        "run `hearth signing init`, which makes the signing key and lists its public key under signing.publicKeys");
+    const p = PROFILES[cls.hardware];
+    if (p.system !== cls.system)
+      fleetReport(["images", name, "system"], `hardware '${cls.hardware}' is ${p.system}, but the class's system is ${cls.system}`, `set system: ${p.system}`);
+    cls.formats.forEach((f, i) => {
+      if (f === "disk" && p.loader !== "systemd-boot")
+        fleetReport(["images", name, "formats", i], `the A/B disk image boots with systemd-boot from UEFI, and hardware '${cls.hardware}' boots with ${p.loader === "extlinux" ? "its firmware and U-Boot (extlinux)" : "GRUB (BIOS)"}`,
+          "use kexec, netboot or iso for this class, or a UEFI hardware profile (generic-x86-uefi, hetzner-dedicated, qemu-vm)");
+      if (f === "iso" && p.piFirmware)
+        fleetReport(["images", name, "formats", i], "a Raspberry Pi's firmware does not boot an ISO image", "use kexec or netboot for a class of Raspberry Pis");
+      if (cls.formats.indexOf(f) !== i) fleetReport(["images", name, "formats", i], `format ${f} is listed twice`, "list each format once", "warning");
+    });
+    // The image holds no mesh key (those are each host's secrets): its first pull cannot use the mesh.
+    const serverHost = /^https?:\/\/([0-9.]+)(:[0-9]+)?(\/|$)/.exec(cls.server)?.[1];
+    if (meshPrefix && serverHost && /^\d+\.\d+\.\d+\.\d+$/.test(serverHost) && offsetIn(parsePrefix4(meshPrefix), serverHost) !== undefined)
+      fleetReport(["images", name, "server"], `${serverHost} is a mesh address, but the class image has no mesh key: a node can reach it only after its first pull`,
+        "name the server by an address the nodes reach without the mesh (LAN or public); the hosts' own configurations may still use the mesh", "warning");
+    if (fleet.hosts.has(imageAttr(name)))
+      fleetReport(["images", name], `the flake names this class's image nixosConfigurations.${imageAttr(name)}, which is also the name of a host`, `rename the class or host '${imageAttr(name)}'`);
+  }
+  for (const [name, host] of fleet.hosts) {
+    if (host.image === undefined) continue;
+    const cls = fleet.images[host.image];
+    if (!cls) {
+      report(name, ["image"], "error", `no class '${host.image}' under images: in fleet.yaml`,
+        didYouMean(host.image, classes) ?? (classes.length ? `one of: ${classes.join(", ")}` : "define the class under images: in fleet.yaml"));
+      continue;
+    }
+    const at = (field: string): YamlPath => (hasField(name, [field]) ? [field] : ["image"]);
+    if (host.system !== cls.system)
+      report(name, at("system"), "error", `class '${host.image}' is built for ${cls.system}, but this host is ${host.system}`, `set system: ${cls.system}, or use a class built for ${host.system}`);
+    if (host.hardware !== cls.hardware)
+      report(name, at("hardware"), "error", `class '${host.image}' is built for hardware '${cls.hardware}', but this host is '${host.hardware}'`, `set hardware: ${cls.hardware}, or use a class for ${host.hardware}`);
+    if (!host.ephemeral)
+      report(name, at("ephemeral"), "error", "a host that boots a class image runs from RAM: its configuration is switched to in the image, never installed",
+        "set ephemeral: true, or remove image: to install the host from its own media");
+    if (host.sshHostKey)
+      report(name, ["sshHostKey"], "error", "a class node gets its SSH host key from its identity drive, which hearth writes with the key it made for the host",
+        "remove sshHostKey so hearth makes the host's key");
+    if (host.storage.secretsDir)
+      report(name, ["storage", "secretsDir"], "warning", `ignored: a class node reads its SSH host key from its identity drive at every boot, not from ${host.storage.secretsDir}`, "remove storage.secretsDir");
+  }
 }

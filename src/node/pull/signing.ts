@@ -6,7 +6,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKey, keyIdHex, parsePublicKey, parseSecretKey, publicKeyFile, publicKeyLine, secretKeyFile, type SecretKey } from "../../core/signing/minisign.js";
-import { keyHash, RELEASES_DIR, signAdoption, signBundle, signKeyring, type Bundle, type Signed } from "../../core/pull/release.js";
+import { keyHash, RELEASES_DIR, signAdoption, signBundle, signImage, signKeyring, type Bundle, type ImageFile, type ImageRelease, type Signed } from "../../core/pull/release.js";
+import { createHash } from "node:crypto";
 import { decrypt, encrypt, type LoadedIdentity } from "../secrets/age.js";
 import { writeFileAtomic } from "../fs-atomic.js";
 import { UserError } from "../errors.js";
@@ -115,4 +116,29 @@ export async function writeAdoption(fleetDir: string, key: SecretKey, a: { host:
   writeFileAtomic(join(fleetDir, `${rel}.minisig`), signed.signature);
   writeFileAtomic(join(fleetDir, rel), signed.body);
   return rel;
+}
+
+/**
+ * Signs a node class's next image: the files go, named by their SHA-256, to
+ * releases/images/<class>/files/ (where `hearth serve` hands them to the agents), and the signed
+ * release beside them.
+ */
+export function writeImageRelease(fleetDir: string, key: SecretKey, r: Omit<ImageRelease, "format" | "version" | "files">, files: Record<ImageFile["name"], string>): { version: number; file: string } {
+  const dir = join(fleetDir, RELEASES_DIR, "images", r.image);
+  const version = (publishedVersions(fleetDir, `images/${r.image}`).at(-1) ?? 0) + 1;
+  const list: ImageFile[] = [];
+  for (const name of ["kernel", "initrd", "os"] as const) {
+    const src = files[name];
+    if (!src || !existsSync(src)) throw new UserError(`--${name} ${src ?? ""}: no such file`);
+    const bytes = readFileSync(src);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const dest = join(dir, "files", sha256);
+    if (!existsSync(dest)) writeFileAtomic(dest, bytes);
+    list.push({ name, sha256, size: bytes.length });
+  }
+  const signed = signImage({ ...r, version, files: list }, key);
+  const rel = `${RELEASES_DIR}/images/${r.image}/${version}.json`;
+  writeFileAtomic(join(fleetDir, `${rel}.minisig`), signed.signature);
+  writeFileAtomic(join(fleetDir, rel), signed.body);
+  return { version, file: rel };
 }

@@ -36,6 +36,7 @@ let
     writeShellApplication = a: drv a.name { inherit (a) text; };
     writers = { writeBash = name: text: drv name { inherit text; }; writePython3 = name: _: text: drv name { inherit text; }; };
     linkFarm = name: entries: drv name { inherit entries; };
+    closureInfo = a: drv "closure-info" { inherit (a) rootPaths; };
     # runNixOSTest's arguments, returned as they were given.
     testers.runNixOSTest = args: drv "vm-test-run-${args.name}" { inherit args; };
     symlinkJoin = a: drv a.name { inherit (a) paths; };
@@ -64,6 +65,8 @@ let
     "ubootRaspberryPi3_64bit" "ubootRaspberryPi5" "libraspberrypi" "dtc" "python3" "zstd" "gzip" "cpio" "squashfsTools"
     "mtools" "libfaketime" "xorriso" "syslinux" "grub2" "grub2_efi" "systemdUkify" "binutils" "fwupd-efi" "tpm2-tools"
     "curl" "sqlite" "util-linuxMinimal" "busybox" "dropbear" "procps" "kmod" "shadow" "sudo" "mkpasswd" "lvm2_dmeventd"
+    # nodejs_24 (the hearth agent's Node.js): pkgs/development/web/nodejs/v24.nix, in nixos-26.05.
+    "nodejs_24"
   ];
 in
 pkgs

@@ -476,8 +476,13 @@ function NodeTable({ nodes, rollouts, now }: { nodes: PullNode[]; rollouts: Roll
                         <LastSeen node={n} now={now} testId={`node-seen-${n.host}`} />
                       </td>
                       <td title={n.booted?.system}>{bootedText(n.booted) || <span className="muted">—</span>}</td>
-                      <td className="detail" title={n.detail}>
+                      <td className="detail" title={[n.detail, n.image?.detail].filter(Boolean).join("\n")}>
                         {n.detail}
+                        {n.image && (
+                          <span className="muted small" data-testid="node-image">
+                            {n.detail ? " · " : ""}image v{n.image.version} {n.image.phase}
+                          </span>
+                        )}
                       </td>
                     </tr>
                     {isOpen && (
@@ -533,6 +538,7 @@ function NodeDetails({ node }: { node: PullNode }) {
       </dl>
       <div>
         {node.detail && <p className="detail-full">{node.detail}</p>}
+        {node.image?.detail && <p className="detail-full">{node.image.detail}</p>}
         {node.log && node.log.length > 0 ? (
           <pre className="log tail" data-testid="node-log">
             {node.log.join("\n")}
