@@ -166,6 +166,7 @@ export class PullService {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.flush();
   }
 
   tick(): void {
@@ -186,7 +187,11 @@ export class PullService {
 
   rollouts(limit = 50): RolloutView[] {
     const rows = this.sql(`SELECT state, policy FROM rollouts ORDER BY created_at DESC, id DESC LIMIT ?`).all(limit) as { state: string; policy: string }[];
-    return rows.map((r) => view(JSON.parse(r.state) as RolloutState, JSON.parse(r.policy) as RolloutPolicy));
+    // Active ones from memory: their newest phases may not be written yet.
+    return rows.map((r) => {
+      const s = JSON.parse(r.state) as RolloutState;
+      return this.active().get(s.id) ?? view(s, JSON.parse(r.policy) as RolloutPolicy);
+    });
   }
 
   private active(): Map<string, RolloutView> {
@@ -198,22 +203,61 @@ export class PullService {
   }
 
   private rollout(id: string): RolloutView | undefined {
+    const live = this.active().get(id);
+    if (live) return live;
     const row = this.sql(`SELECT state, policy FROM rollouts WHERE id = ?`).get(id) as { state: string; policy: string } | undefined;
     return row ? view(JSON.parse(row.state) as RolloutState, JSON.parse(row.policy) as RolloutPolicy) : undefined;
   }
 
+  /** Rollouts changed only by host reports, written together at most every second (flush()). */
+  private readonly unsaved = new Set<string>();
+  private flushTimer?: NodeJS.Timeout;
+
+  /**
+   * A rollout's new state. Offers (a new wave) and status changes are written at once, with the
+   * targets they raise; a report that only moves one host's phase is kept in memory and written
+   * within a second (writing the whole state for each of 1,000 reports took a core). A crash
+   * loses at most that second of phases, which the nodes' next check-ins report again.
+   */
   private save(id: string, s: RolloutState, policy: RolloutPolicy): void {
-    const at = new Date(this.now()).toISOString();
     const { counts: _c, policy: _p, ...state } = s as RolloutView;
     // Hosts this state offers that the last saved one did not: a node's report changes no offer,
     // so it writes no targets (writing all of them made every report O(hosts)).
     const before = this.active().get(id);
     const was = new Set(before ? offered(before) : []);
+    const newOffers = offered(state).filter((h) => !was.has(h));
+    if (before && before.status === state.status && newOffers.length === 0) {
+      this.active().set(id, view(state, policy));
+      this.unsaved.add(id);
+      this.flushTimer ??= setTimeout(() => this.flush(), 1000);
+      this.flushTimer.unref?.();
+      return;
+    }
+    this.unsaved.delete(id);
+    this.write(id, state, policy, newOffers);
+  }
+
+  /** Writes the rollouts kept in memory since their last write. */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (const id of [...this.unsaved]) {
+      const r = this.active().get(id);
+      this.unsaved.delete(id);
+      if (r) {
+        const { counts: _c, policy, ...state } = r;
+        this.write(id, state, policy, []);
+      }
+    }
+  }
+
+  private write(id: string, state: RolloutState, policy: RolloutPolicy, newOffers: string[]): void {
+    const at = new Date(this.now()).toISOString();
     this.o.db.sql.transaction(() => {
       this.sql(`INSERT INTO rollouts (id, state, policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`).run(id, JSON.stringify(state), JSON.stringify(policy), at, at);
       // Offering a host raises what it may fetch; nothing ever lowers it.
       const raise = this.sql(`INSERT INTO pull_targets (host, version) VALUES (?, ?) ON CONFLICT (host) DO UPDATE SET version = max(version, excluded.version)`);
-      for (const h of offered(state)) if (!was.has(h)) raise.run(targetKey(h, state.kind), state.versions[h]);
+      for (const h of newOffers) raise.run(targetKey(h, state.kind), state.versions[h]);
     })();
     const active = this.active();
     if (state.status === "running" || state.status === "paused") active.set(id, view(state, policy));
@@ -369,8 +413,10 @@ export class PullService {
       } else this.record(host, host, key, phase, version, { ...(r.detail ? { detail: String(r.detail) } : {}), booted: r.booted, inventory: r.inventory, log: r.log });
       // The rollout hears about this host's result for its version.
       for (const ro of [...this.active().values()])
-        if (ro.kind === kind && ro.versions[host] === version && (phase === "applying" || phase === "healthy" || phase === "failed" || phase === "rolled-back")) {
-          this.save(ro.id, step(report(ro, host, phase, r.detail ? String(r.detail) : undefined), ro.policy, this.now()), ro.policy);
+        if (ro.kind === kind && ro.versions[host] === version) {
+          // "Up to date" at the rollout's version: the healthy report was lost, the node runs it.
+          const p = phase === "up-to-date" && ro.hosts[host]?.phase !== "healthy" ? "healthy" : phase;
+          if (p === "applying" || p === "healthy" || p === "failed" || p === "rolled-back") this.save(ro.id, step(report(ro, host, p, r.detail ? String(r.detail) : undefined), ro.policy, this.now()), ro.policy);
         }
       return c.json({ ok: true });
     });
