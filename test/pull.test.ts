@@ -441,3 +441,32 @@ test("a pending node is adopted remotely: its identity arrives encrypted to its 
   assert.equal(stolen.refusal, "wrong-host");
   assert.equal(other.state.s?.adopted, undefined);
 });
+
+test("a node whose healthy report was lost is counted healthy when it next reports it is up to date at that version", async () => {
+  const f = await fleetOf(2);
+  const admin = generateKey();
+  const { s, url } = await serve(f.dir, { canary: 1, batchSize: 5, pauseAtFailures: 1, healthTimeoutMs: 3_600_000 });
+  const { FetchHttp } = await import("../src/agent/ports.js");
+  const real = new FetchHttp(url);
+  let dropHealthy = true;
+  // The network loses exactly the "healthy" report of n01's first update.
+  const lossy = {
+    request: async (method: "GET" | "POST", path: string, body: Uint8Array | undefined, headers: Record<string, string>) => {
+      if (dropHealthy && path.endsWith("/report") && body && JSON.parse(new TextDecoder().decode(body)).phase === "healthy") {
+        dropHealthy = false;
+        throw new Error("connection reset");
+      }
+      return real.request(method, path, body, headers);
+    },
+  };
+  const n1 = simNode(url, [publicKeyLine(admin)], identityOf(f, "n01"), undefined, { http: lossy });
+  for (const h of f.hosts) release(f, admin, h, 1);
+  s.pull.startRollout();
+  assert.equal((await n1.agent.checkIn()).phase, "healthy");
+  assert.equal(dropHealthy, false, "the report was dropped");
+  assert.equal(s.pull.rollouts()[0]!.hosts.n01!.phase, "applying", "the server saw only 'applying'");
+  assert.equal((await n1.agent.checkIn()).phase, "up-to-date");
+  const r = s.pull.rollouts()[0]!;
+  assert.equal(r.hosts.n01!.phase, "healthy");
+  assert.equal(r.hosts.n02!.phase, "offered", "and the rollout went on");
+});
