@@ -416,7 +416,10 @@ export class PullService {
         if (ro.kind === kind && ro.versions[host] === version) {
           // "Up to date" at the rollout's version: the healthy report was lost, the node runs it.
           const p = phase === "up-to-date" && ro.hosts[host]?.phase !== "healthy" ? "healthy" : phase;
-          if (p === "applying" || p === "healthy" || p === "failed" || p === "rolled-back") this.save(ro.id, step(report(ro, host, p, r.detail ? String(r.detail) : undefined), ro.policy, this.now()), ro.policy);
+          if (ro.hosts[host]?.phase === p || (p !== "applying" && p !== "healthy" && p !== "failed" && p !== "rolled-back")) continue; // nothing new: a node reports every check-in
+          const next = report(ro, host, p, r.detail ? String(r.detail) : undefined);
+          // Only a finished host can finish a wave; "applying" moves no wave.
+          this.save(ro.id, p === "applying" ? next : step(next, ro.policy, this.now()), ro.policy);
         }
       return c.json({ ok: true });
     });
