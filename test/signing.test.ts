@@ -66,6 +66,23 @@ test("minisign -S signs with a secret key hearth wrote, and hearth reads minisig
   }
 });
 
+test("hearth's public key file is byte for byte what minisign -R makes from the same secret key, leading zeros of the key id included", { skip: !haveMinisign && "minisign missing" }, () => {
+  const d = dir();
+  try {
+    // Key ids whose printed form starts with a zero nibble and with zero bytes (minisign prints %PRIX64: no padding).
+    for (const id of [[0x56, 0x2e, 0x84, 0x85, 0x16, 0xae, 0x0a, 0x03], [1, 0, 0, 0, 0, 0, 0, 0], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]]) {
+      const k = generateKey(undefined, new Uint8Array(id));
+      writeFileSync(join(d, "k.key"), secretKeyFile(k), { mode: 0o600 });
+      rmSync(join(d, "k.pub"), { force: true });
+      execFileSync("minisign", ["-R", "-s", join(d, "k.key"), "-p", join(d, "k.pub")], { stdio: "pipe" });
+      assert.equal(publicKeyFile(k), readFileSync(join(d, "k.pub"), "utf8"), `key id ${id}`);
+    }
+    assert.equal(keyIdHex(new Uint8Array([0x56, 0x2e, 0x84, 0x85, 0x16, 0xae, 0x0a, 0x03])), "30AAE1685842E56");
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
 test("every tampering is refused for its own reason", () => {
   const k = generateKey();
   const other = generateKey();

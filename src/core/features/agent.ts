@@ -28,10 +28,15 @@ export const AGENT = {
   script: "agent/hearth-agent.mjs",
 } as const;
 
-/** minisign's key id as it prints it ("minisign public key 1A2B…"): bytes 2..10 of the key, read little-endian. */
+/**
+ * minisign's key id as it prints it ("minisign public key 30AAE1685842E56"): bytes 2..10 of the key
+ * as a little-endian 64-bit number, upper-case hex without leading zeros (minisign 0.11
+ * src/minisign.c write_pk_file, `%" PRIX64`). Same as ../signing/minisign.ts keyIdHex, which this
+ * module does not import so the planner does not load the curve code.
+ */
 export function minisignKeyId(line: string): string {
   const raw = base64.decode(line);
-  return [...raw.slice(2, 10)].reverse().map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+  return [...raw.slice(2, 10)].reduceRight((n, b) => (n << 8n) | BigInt(b), 0n).toString(16).toUpperCase();
 }
 
 /** A minisign public key file (minisign.pub) for one base64 key line. */

@@ -8,7 +8,7 @@ import { utf8 } from "@scure/base";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import type { HealthCheck } from "../services/types.js";
-import { parsePublicKey, publicKeyLine, sign, SignatureError, verify, type PublicKey, type SecretKey } from "../signing/minisign.js";
+import { keyIdHex, parsePublicKey, publicKeyLine, sign, SignatureError, verify, type PublicKey, type SecretKey } from "../signing/minisign.js";
 
 export const BUNDLE_FORMAT = "hearth-bundle/1";
 /** In the fleet directory: releases/<host>/<version>.json(.minisig) and releases/keyring.json(.minisig). */
@@ -123,7 +123,7 @@ function trustedKeys(t: Trust): PublicKey[] {
   return t.keys.map((k) => parsePublicKey(k)).filter((k) => !revoked.has(keyIdOf(k)));
 }
 
-const keyIdOf = (k: PublicKey) => [...k.keyId].reverse().map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+const keyIdOf = (k: PublicKey) => keyIdHex(k.keyId);
 
 function checkSignature(s: Signed, t: Trust, kind: string): Record<string, string> {
   let comment: string;

@@ -38,9 +38,13 @@ export class SignatureError extends Error {
 const bytesEq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 const ascii = (b: Uint8Array) => String.fromCharCode(...b);
 
-/** The key id as minisign prints it ("minisign public key 1A2B..."): the bytes read little-endian. */
+/**
+ * The key id as minisign prints it ("minisign public key 30AAE1685842E56"): the 8 bytes read as a
+ * little-endian 64-bit number, in upper-case hex without leading zeros (minisign.c write_pk_file,
+ * `%" PRIX64`).
+ */
 export function keyIdHex(keyId: Uint8Array): string {
-  return [...keyId].reverse().map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+  return [...keyId].reduceRight((n, b) => (n << 8n) | BigInt(b), 0n).toString(16).toUpperCase();
 }
 
 /** A new key pair; `seed` only for tests that need a fixed key. */
