@@ -11,8 +11,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { composeServer, type Composed } from "../src/server/serve.js";
 import { listen } from "../src/server/app.js";
-import { addTestAdmin, ageDecrypt, FLEET_YAML, hearth, tempDir, writeFleet } from "./support/fleet.js";
-import { simNode, systemdBootStandIn } from "./support/pull-nodes.js";
+import { addTestAdmin, FLEET_YAML, hearth, tempDir, writeFleet } from "./support/fleet.js";
+import { identityOf, simNode, systemdBootStandIn } from "./support/pull-nodes.js";
 import { AbImage, FetchHttp } from "../src/agent/ports.js";
 import { installSide } from "../src/agent/ab.js";
 import type { Http, Identity } from "../src/agent/agent.js";
@@ -42,11 +42,6 @@ async function classFleet(n: number) {
   return { dir, identity, hosts, pub };
 }
 
-function identityOf(dir: string, adminIdentity: string, host: string): Identity {
-  const d = ageDecrypt(adminIdentity, join(dir, `secrets/hosts/${host}/ssh-host-key.age`));
-  const manifest = JSON.parse(readFileSync(join(dir, "secrets/manifest.json"), "utf8"));
-  return { host, sshPrivateKey: d.stdout, sshPublicKey: manifest.secrets[`hosts/${host}/ssh-host-key`].public };
-}
 
 /** Image files of version `v`: a kernel, an initrd, and an OS image (bytes that say which). */
 function imageFiles(v: number) {
@@ -116,7 +111,7 @@ async function serve(dir: string): Promise<{ s: Composed; url: string }> {
 test("a new image is written to the side not booted, boots with counting, and is kept once it reaches the server", async () => {
   const f = await classFleet(2);
   const { s, url } = await serve(f.dir);
-  const m = f.hosts.map((h) => machine(url, f.pub, identityOf(f.dir, f.identity, h)));
+  const m = f.hosts.map((h) => machine(url, f.pub, identityOf(f, h)));
   for (const x of m) assert.equal((await x.node.agent.checkIn()).phase, "up-to-date");
 
   const v2 = imageFiles(2);
@@ -158,7 +153,7 @@ test("a new image is written to the side not booted, boots with counting, and is
 test("a new side that never reports healthy is left by systemd-boot; the old side says so and the image is not retried", async () => {
   const f = await classFleet(3);
   const { s, url } = await serve(f.dir);
-  const m = f.hosts.map((h) => machine(url, f.pub, identityOf(f.dir, f.identity, h)));
+  const m = f.hosts.map((h) => machine(url, f.pub, identityOf(f, h)));
   const v2 = imageFiles(2);
   assert.equal(hearth(["publish-image", "k3s-node", "--kernel", v2.kernel, "--initrd", v2.initrd, "--os", v2.os, "--tries", "2", "--healthy-within", "60", "-f", f.dir, "-i", f.identity]).code, 0);
   s.pull.tick();
@@ -199,7 +194,7 @@ test("a new side that never reports healthy is left by systemd-boot; the old sid
 test("an image file that does not match its signed hash, or a release signed by another key, is never written", async () => {
   const f = await classFleet(1);
   const { s, url } = await serve(f.dir);
-  const m = machine(url, f.pub, identityOf(f.dir, f.identity, "n01"));
+  const m = machine(url, f.pub, identityOf(f, "n01"));
   const v2 = imageFiles(2);
   assert.equal(hearth(["publish-image", "k3s-node", "--kernel", v2.kernel, "--initrd", v2.initrd, "--os", v2.os, "-f", f.dir, "-i", f.identity]).code, 0);
   // The server's copy of the OS image is swapped (same name, other bytes).

@@ -9,17 +9,16 @@
 // marked stale.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { composeServer, type Composed } from "../src/server/serve.js";
 import { listen, type Started } from "../src/server/app.js";
 import { REPO_ROOT } from "../src/node/fleet-dir.js";
-import { addTestAdmin, ageDecrypt, FLEET_YAML, hearth, tempDir, writeFleet } from "./support/fleet.js";
-import { fakeSystem, simNode, type SimNode } from "./support/pull-nodes.js";
+import { tempDir } from "./support/fleet.js";
+import { fakeSystem, fleetOf, identityOf, simNode, type SimNode, type TestFleet } from "./support/pull-nodes.js";
 import { generateKey, publicKeyLine, type SecretKey } from "../src/core/signing/minisign.js";
 import { publishedVersions, writeRelease } from "../src/node/pull/signing.js";
-import type { Identity } from "../src/agent/agent.js";
 import type { RolloutPolicy } from "../src/core/pull/rollout.js";
 const CHROMIUM = "/usr/bin/chromium";
 // As in test/browser.test.ts (importing it would run its tests here too).
@@ -28,29 +27,6 @@ const built = existsSync(join(REPO_ROOT, "web/dist/index.html"));
 
 // ---- small helpers, as in test/pull.test.ts ---------------------------------------------------
 
-interface TestFleet {
-  dir: string;
-  identity: string;
-  hosts: string[];
-}
-
-/** A fleet of `n` ephemeral hosts (n01, n02, …) with generated SSH host keys and a test admin. */
-async function fleetOf(n: number): Promise<TestFleet> {
-  const hosts = Array.from({ length: n }, (_, i) => `n${String(i + 1).padStart(2, "0")}`);
-  const dir = writeFleet({ "fleet.yaml": FLEET_YAML, ...Object.fromEntries(hosts.map((h) => [`hosts/${h}.yaml`, "ephemeral: true\n"])) });
-  const { identity } = await addTestAdmin(dir);
-  const r = hearth(["secrets", "generate", "-f", dir]);
-  assert.equal(r.code, 0, r.stderr);
-  return { dir, identity, hosts };
-}
-
-/** What the host's identity drive would hold (the host key decrypted with the admin identity). */
-function identityOf(f: TestFleet, host: string): Identity {
-  const d = ageDecrypt(f.identity, join(f.dir, `secrets/hosts/${host}/ssh-host-key.age`));
-  assert.equal(d.status, 0, d.stderr);
-  const manifest = JSON.parse(readFileSync(join(f.dir, "secrets/manifest.json"), "utf8"));
-  return { host, sshPrivateKey: d.stdout, sshPublicKey: manifest.secrets[`hosts/${host}/ssh-host-key`].public };
-}
 
 /** The admin signs `host`'s next release (what `hearth publish` does with the fleet's key); returns its version. */
 const release = (f: TestFleet, key: SecretKey, host: string) => {

@@ -9,8 +9,8 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { composeServer, type Composed } from "../src/server/serve.js";
 import { listen, type Started } from "../src/server/app.js";
-import { addTestAdmin, ageDecrypt, FLEET_YAML, hearth, tempDir, writeFleet } from "./support/fleet.js";
-import { fakeSystem, simNode, type SimNode } from "./support/pull-nodes.js";
+import { hearth, tempDir } from "./support/fleet.js";
+import { fakeSystem, fleetOf, identityOf, simNode, type SimNode, type TestFleet } from "./support/pull-nodes.js";
 import { generateKey, publicKeyLine, keyIdHex, type SecretKey } from "../src/core/signing/minisign.js";
 import { signBundle, signKeyring } from "../src/core/pull/release.js";
 import { rotateSigningKey, writeRelease } from "../src/node/pull/signing.js";
@@ -24,29 +24,6 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-interface TestFleet {
-  dir: string;
-  identity: string;
-  hosts: string[];
-}
-
-/** A fleet of `n` ephemeral hosts with generated SSH host keys and a test admin. */
-async function fleetOf(n: number): Promise<TestFleet> {
-  const hosts = Array.from({ length: n }, (_, i) => `n${String(i + 1).padStart(2, "0")}`);
-  const dir = writeFleet({ "fleet.yaml": FLEET_YAML, ...Object.fromEntries(hosts.map((h) => [`hosts/${h}.yaml`, "ephemeral: true\n"])) });
-  const { identity } = await addTestAdmin(dir);
-  const r = hearth(["secrets", "generate", "-f", dir]);
-  assert.equal(r.code, 0, r.stderr);
-  return { dir, identity, hosts };
-}
-
-/** What the host's identity drive would hold (the host key decrypted with the admin identity). */
-function identityOf(f: TestFleet, host: string): Identity {
-  const d = ageDecrypt(f.identity, join(f.dir, `secrets/hosts/${host}/ssh-host-key.age`));
-  assert.equal(d.status, 0, d.stderr);
-  const manifest = JSON.parse(readFileSync(join(f.dir, "secrets/manifest.json"), "utf8"));
-  return { host, sshPrivateKey: d.stdout, sshPublicKey: manifest.secrets[`hosts/${host}/ssh-host-key`].public };
-}
 
 async function serve(dir: string, policy?: RolloutPolicy): Promise<{ s: Composed; url: string }> {
   const s = composeServer({ fleetDir: dir, bind: "127.0.0.1", stateDir: tempDir("hearth-state-"), ...(policy ? { rolloutPolicy: policy } : {}) });

@@ -8,28 +8,13 @@ import { tmpdir } from "node:os";
 import { resolve, join } from "node:path";
 import { CliError, out, reportIssues, validated } from "./common.js";
 import { validateFleetDir } from "../node/fleet-dir.js";
-import { identities } from "./secrets.js";
-import { UserError } from "../node/errors.js";
+import { fleetOpt, identities, idOpt, wrap } from "./secrets.js";
 import { openStore, show } from "../node/secrets/store.js";
 import { adminRecipients } from "../core/secrets/plan.js";
 import { planHost } from "../core/plan/host.js";
 import { keyIdHex, parsePublicKey } from "../core/signing/minisign.js";
 import { setInYaml } from "../core/fleet/edit.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
-
-const fleetOpt = ["-f, --fleet <dir>", "fleet directory", "."] as const;
-const idOpt = ["-i, --identity <file...>", "an admin's age identity (default $HEARTH_IDENTITY, ~/.config/hearth/identity.txt)"] as const;
-
-const wrap =
-  <A extends unknown[]>(fn: (...a: A) => Promise<void>) =>
-  async (...a: A) => {
-    try {
-      await fn(...a);
-    } catch (e) {
-      if (e instanceof UserError) throw new CliError(e.message);
-      throw e;
-    }
-  };
 
 /**
  * The fleet as far as the signing commands need it: its schema must hold, but findings of the

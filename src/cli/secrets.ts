@@ -14,8 +14,8 @@ import { writeBootstrapDir } from "../node/secrets/bootstrap-dir.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
 import { invalidHostsText, type StatusRow } from "../core/secrets/plan.js";
 
-const fleetOpt = ["-f, --fleet <dir>", "fleet directory", "."] as const;
-const idOpt = ["-i, --identity <file...>", "age identity or OpenSSH ed25519 private key of an admin (default $HEARTH_IDENTITY, ~/.config/hearth/identity.txt)"] as const;
+export const fleetOpt = ["-f, --fleet <dir>", "fleet directory", "."] as const;
+export const idOpt = ["-i, --identity <file...>", "age identity or OpenSSH ed25519 private key of an admin (default $HEARTH_IDENTITY, ~/.config/hearth/identity.txt)"] as const;
 
 import { defaultIdentityFile, initFleet } from "../node/init.js";
 

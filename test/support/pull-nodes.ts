@@ -4,6 +4,8 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import assert from "node:assert/strict";
+import { addTestAdmin, ageDecrypt, FLEET_YAML, hearth, writeFleet } from "./fleet.js";
 import { readEd25519Key, newEd25519Key } from "../../src/node/secrets/openssh.js";
 import { Agent, type AgentState, type Http, type Identity, type ImagePort, type SystemPort } from "../../src/agent/agent.js";
 import { decryptWithKey, FetchHttp, nodeSign } from "../../src/agent/ports.js";
@@ -103,4 +105,29 @@ export function systemdBootStandIn(espDir: string): "a" | "b" {
     renameSync(join(dir, chosen.f), join(dir, next));
   }
   return /^hearth-([ab])/.exec(chosen.f)![1] as "a" | "b";
+}
+
+export interface TestFleet {
+  dir: string;
+  /** The test admin's age identity file. */
+  identity: string;
+  hosts: string[];
+}
+
+/** A fleet of `n` ephemeral hosts (n01, n02, …) with generated SSH host keys and a test admin. */
+export async function fleetOf(n: number, host = "ephemeral: true\n"): Promise<TestFleet> {
+  const hosts = Array.from({ length: n }, (_, i) => `n${String(i + 1).padStart(2, "0")}`);
+  const dir = writeFleet({ "fleet.yaml": FLEET_YAML, ...Object.fromEntries(hosts.map((h) => [`hosts/${h}.yaml`, host])) });
+  const { identity } = await addTestAdmin(dir);
+  const r = hearth(["secrets", "generate", "-f", dir]);
+  assert.equal(r.code, 0, r.stderr);
+  return { dir, identity, hosts };
+}
+
+/** What the host's identity drive would hold (the host key decrypted with the admin identity). */
+export function identityOf(f: { dir: string; identity: string }, host: string): Identity {
+  const d = ageDecrypt(f.identity, join(f.dir, `secrets/hosts/${host}/ssh-host-key.age`));
+  assert.equal(d.status, 0, d.stderr);
+  const manifest = JSON.parse(readFileSync(join(f.dir, "secrets/manifest.json"), "utf8"));
+  return { host, sshPrivateKey: d.stdout, sshPublicKey: manifest.secrets[`hosts/${host}/ssh-host-key`].public };
 }
