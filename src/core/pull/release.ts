@@ -146,6 +146,16 @@ function checkSignature(s: Signed, t: Trust, kind: string): Record<string, strin
   return tc.fields;
 }
 
+/** The signature's words and the parsed body; a body that is not JSON is refused as malformed. */
+function openSigned<T>(s: Signed, trust: Trust, kind: string): { f: Record<string, string>; body: T } {
+  const f = checkSignature(s, trust, kind);
+  try {
+    return { f, body: JSON.parse(s.body) as T };
+  } catch {
+    throw new Refused("malformed", `the ${kind} is not JSON`);
+  }
+}
+
 export interface NodeState {
   host: string;
   /** The version last applied (or 0). */
@@ -159,13 +169,7 @@ export interface NodeState {
  * then keeps running what it had. `now` in ms.
  */
 export function acceptBundle(s: Signed, trust: Trust, node: NodeState, now: number): Bundle {
-  const f = checkSignature(s, trust, "bundle");
-  let b: Bundle;
-  try {
-    b = JSON.parse(s.body) as Bundle;
-  } catch {
-    throw new Refused("malformed", "the bundle is not JSON");
-  }
+  const { f, body: b } = openSigned<Bundle>(s, trust, "bundle");
   // The body must say what the signed words say (a bundle is never read apart from its comment).
   if (b.format !== BUNDLE_FORMAT || b.host !== f.host || String(b.version) !== f.version || new Date(b.expires).toISOString() !== f.expires || !STORE_PATH.test(b.system ?? ""))
     throw new Refused("malformed", "the bundle's body does not match its signed comment");
@@ -178,13 +182,7 @@ export function acceptBundle(s: Signed, trust: Trust, node: NodeState, now: numb
 
 /** A keyring update: signed by a key trusted now, newer than the last one; returns the new trust. */
 export function acceptKeyring(s: Signed, trust: Trust): Trust {
-  const f = checkSignature(s, trust, "keyring");
-  let k: Keyring;
-  try {
-    k = JSON.parse(s.body) as Keyring;
-  } catch {
-    throw new Refused("malformed", "the keyring is not JSON");
-  }
+  const { f, body: k } = openSigned<Keyring>(s, trust, "keyring");
   if (k.format !== KEYRING_FORMAT || String(k.version) !== f.version || !Array.isArray(k.keys) || !Array.isArray(k.revoked)) throw new Refused("malformed", "the keyring's body does not match its signed comment");
   if (k.version <= trust.keyringVersion) throw new Refused("not-newer", `keyring version ${k.version} is not newer than ${trust.keyringVersion}`);
   const keys = k.keys.map((line) => publicKeyLine(parsePublicKey(line)));
@@ -228,13 +226,7 @@ export const keyHash = (line: string) => hex(line.trim().split(/\s+/).slice(0, 2
 
 /** The pending node's check: signed by a trusted key, addressed to its own key, not expired. */
 export function acceptAdoption(s: Signed, trust: Trust, ownKey: string, now: number): Adoption {
-  const f = checkSignature(s, trust, "adoption");
-  let a: Adoption;
-  try {
-    a = JSON.parse(s.body) as Adoption;
-  } catch {
-    throw new Refused("malformed", "the adoption is not JSON");
-  }
+  const { f, body: a } = openSigned<Adoption>(s, trust, "adoption");
   if (a.format !== ADOPTION_FORMAT || a.host !== f.host || keyHash(a.key) !== f.key || typeof a.identity !== "string") throw new Refused("malformed", "the adoption's body does not match its signed comment");
   if (keyHash(a.key) !== keyHash(ownKey)) throw new Refused("wrong-host", "this adoption is for another pending node");
   if (Date.parse(a.expires) <= now) throw new Refused("expired", `the adoption expired at ${a.expires}`);
@@ -279,13 +271,7 @@ export function signImage(r: Omit<ImageRelease, "format">, key: SecretKey): Sign
 }
 
 export function acceptImage(s: Signed, trust: Trust, node: { image: string; appliedVersion: number; failedVersions: number[] }, now: number): ImageRelease {
-  const f = checkSignature(s, trust, "image");
-  let r: ImageRelease;
-  try {
-    r = JSON.parse(s.body) as ImageRelease;
-  } catch {
-    throw new Refused("malformed", "the image release is not JSON");
-  }
+  const { f, body: r } = openSigned<ImageRelease>(s, trust, "image");
   if (r.format !== IMAGE_FORMAT || r.image !== f.image || String(r.version) !== f.version || new Date(r.expires).toISOString() !== f.expires || !Array.isArray(r.files))
     throw new Refused("malformed", "the image release's body does not match its signed comment");
   if (r.image !== node.image) throw new Refused("wrong-host", `this image is for class ${r.image}, this node boots ${node.image}`);
