@@ -113,6 +113,16 @@ const cases: Case[] = [
   { name: "iso-image: volume ID length", message: "characters longer than the limit of 32",
     bad: `{ imports = [ ${ISO} ]; ${ROOT} isoImage.volumeID = "hearth-ponkila-ephemeral-beta-x86_64"; }`,
     good: `{ imports = [ ${ISO} ]; ${ROOT} isoImage.volumeID = "hearth-beta"; }` },
+  { name: "grafana: secret_key has no default (26.05)", message: "secret key (services.grafana.settings.security.secret_key) doesn't have a default",
+    bad: `{ ${ROOT} services.grafana.enable = true; }`, good: `{ ${ROOT} services.grafana = { enable = true; settings.security.secret_key = "$__file{/run/agenix/grafana-secret-key}"; }; }` },
+  { name: "grafana: prometheus data source not direct", message: "the `direct` access mode is not supported anymore",
+    bad: `{ ${ROOT} services.grafana = { enable = true; settings.security.secret_key = "k"; provision.datasources.settings.datasources = [ { name = "P"; type = "prometheus"; access = "direct"; url = "http://10.100.0.1:9090"; } ]; }; }`,
+    good: `{ ${ROOT} services.grafana = { enable = true; settings.security.secret_key = "k"; provision.datasources.settings.datasources = [ { name = "P"; type = "prometheus"; url = "http://10.100.0.1:9090"; } ]; }; }` },
+  { name: "grafana: dashboards settings or path", message: "Cannot set both dashboards settings and dashboards path",
+    bad: `{ ${ROOT} services.grafana = { enable = true; settings.security.secret_key = "k"; provision.dashboards = { path = /tmp; settings.providers = [ ]; }; }; }`,
+    good: `{ ${ROOT} services.grafana = { enable = true; settings.security.secret_key = "k"; provision.dashboards.settings.providers = [ ]; }; }` },
+  { name: "prometheus: no port in listenAddress", message: "Do not specify the port for Prometheus to listen on",
+    bad: `{ ${ROOT} services.prometheus = { enable = true; listenAddress = "10.100.0.1:9090"; }; }`, good: `{ ${ROOT} services.prometheus = { enable = true; listenAddress = "10.100.0.1"; port = 9090; }; }` },
 ];
 
 for (const c of cases) {

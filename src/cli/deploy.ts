@@ -8,39 +8,23 @@ import { CliError, out } from "./common.js";
 import { identities, loadStore, wrap } from "./secrets.js";
 import { planPrepare, PREPARE_PHASES, type Phase } from "../core/deploy/prepare.js";
 import { escapeShellArg } from "../core/plan/shell.js";
-import { FACTS_SCRIPT, gatherFacts, hostTarget, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
+import { gatherFacts, hostTarget, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
 import { explainSsh, remoteCommand, SshSession } from "../node/deploy/ssh.js";
 import { show } from "../node/secrets/store.js";
 import { readSecret } from "./prompt.js";
 import { spawn } from "node:child_process";
-import { planHost } from "../core/plan/host.js";
-import { planMesh } from "../core/mesh/plan.js";
 import {
-  activateScript,
-  buildArgv,
-  checkDeployable,
-  confirmScript,
-  DEPLOY_PHASES,
+  planDeployBatches,
   deployOrder,
-  installArgv,
-  kexecScript,
-  KEXEC_FILES,
-  rollbackScript,
+  DEPLOY_PHASES,
   SYSTEM_PROFILE,
   BOOTED_SYSTEM,
-  bootOnceScript,
-  needsRebootScript,
-  unpackKexecScript,
-  type DeployKind,
   type DeployOptions,
 } from "../core/deploy/deploy.js";
-import { deployMany, type HostJob } from "../node/deploy/deploy.js";
-import { healthScript } from "../core/deploy/health.js";
-import { writeBootstrapDir } from "../node/secrets/bootstrap-dir.js";
+import { deployInBatches } from "../node/deploy/deploy.js";
+import { deployPlanText, hostJobs } from "../node/deploy/jobs.js";
 import { TerminalProgress } from "./progress.js";
 import { unlockOverInitrd } from "../node/deploy/unlock.js";
-import { meshState } from "../core/plan/plan.js";
-import { readMeshAddresses } from "../node/fleet-plan.js";
 
 const targetOptions = (c: Command) =>
   c
@@ -186,9 +170,12 @@ export function registerDeployCommand(program: Command): void {
       .option("--no-reboot", "when the kernel changed, switch anyway and leave the new kernel for the next reboot (default: boot the new generation once, the old one staying the fallback)")
       .addOption(new Option("--booted-system <path>", "the booted system on the target (for non-standard layouts)").default(BOOTED_SYSTEM).hideHelp())
       .option("--skip-check <names...>", "health checks not to require, by name as the plan prints them (e.g. 'mesh handshake on wg0' while the hub is down)")
+      .option("--canary <n>", "hosts deployed first, alone; any failure there pauses the rest", "0")
+      .option("--batch-size <n>", "hosts per batch after the canary (default: all at once)")
+      .option("--pause-at-failures <n>", "a batch with this many failed hosts pauses the rollout", "1")
       .option("--json", "print events and results as JSON lines"),
   ).action(
-    wrap(async (names: string[], o: ConnOpts & { acceptFirstKey?: boolean; install?: boolean; system?: string; profile: string; confirmTimeout?: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean; skipCheck?: string[]; reboot: boolean; bootedSystem: string }) => {
+    wrap(async (names: string[], o: ConnOpts & { acceptFirstKey?: boolean; install?: boolean; system?: string; profile: string; confirmTimeout?: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean; skipCheck?: string[]; reboot: boolean; bootedSystem: string; canary: string; batchSize?: string; pauseAtFailures: string }) => {
       const store = loadStore(o.fleet);
       const flakeDir = resolve(o.fleet, "flake");
       // The watchdog must outlast the health check, or a slow but healthy start rolls back.
@@ -197,35 +184,27 @@ export function registerDeployCommand(program: Command): void {
       const opts: DeployOptions = { flakeDir, profile: o.profile, confirmTimeout: o.confirmTimeout ? Number(o.confirmTimeout) : Number(o.healthTimeout) + 30, bootedSystem: o.bootedSystem };
       const phases = o.phases ? selectPhases(DEPLOY_PHASES, o.phases) : undefined;
       if (names.length > 1 && o.address) throw new CliError("--address names one host; deploy one host at a time with it", 2);
-      const jobs: HostJob[] = [];
-      const mesh = planMesh(store.fleet, meshState(store.manifest, readMeshAddresses(resolve(o.fleet))));
       const skip = new Set(o.skipCheck ?? []);
-      const planHostChecks = new Map<string, string[]>();
-      for (const name of names) {
-        const host = store.fleet.hosts.get(name);
-        if (!host) throw new CliError(`no host '${name}' in the fleet`);
-        const kind: DeployKind = host.ephemeral ? "kexec" : o.install ? "install" : "update";
-        const problem = checkDeployable(name, host, kind);
-        if (problem) throw new CliError(problem);
-        const hp = planHost(store.fleet, name, mesh);
-        const dependsOn = hp.dependsOn;
-        const checks = hp.health.filter((c) => !skip.has(c.name));
-        planHostChecks.set(name, hp.health.map((c) => c.name));
-        const target = { ...hostTarget(store.fleet, store.manifest, name, tOpts(o)), ...(o.acceptFirstKey && kind !== "update" ? { acceptFirstKey: true } : {}) };
-        const bootstrap = kind === "install" ? async () => writeBootstrapDir(store, name, await identities(o.identity)) : undefined;
-        // After an install or a new kernel the host may wait in its initrd for the passphrase.
-        const passKey = `hosts/${name}/luks-passphrase`;
-        const initrd = host.security.remoteUnlock?.enable && host.security.unlock.method === "passphrase" && store.manifest.secrets[passKey] ? initrdTargetOrNone(store, name, o) : undefined;
-        const unlock = initrd ? { target: initrd, passphrase: async () => show(store, passKey, await identities(o.identity)) } : undefined;
-        jobs.push({ name, host, kind, target, dependsOn, checks, ...(bootstrap ? { bootstrap } : {}), ...(unlock ? { unlock } : {}), ...(o.system ? { systemPath: o.system } : {}) });
-      }
-      const allChecks = new Set(jobs.flatMap((j) => [...planHostChecks.get(j.name)!]));
-      const unknown = [...skip].filter((n) => !allChecks.has(n));
-      if (unknown.length) throw new CliError(`--skip-check: no health check named ${unknown.map((u) => `'${u}'`).join(", ")}; checks: ${[...allChecks].map((c) => `'${c}'`).join(", ") || "none"}`, 2);
+      const { jobs, checkNames } = hostJobs(store, o.fleet, names, {
+        ...(o.install ? { install: true } : {}),
+        ...(o.acceptFirstKey ? { acceptFirstKey: true } : {}),
+        target: tOpts(o),
+        ...(o.system ? { systemFor: () => o.system } : {}),
+        skipChecks: skip,
+        identities: () => identities(o.identity),
+      });
+      const unknown = [...skip].filter((n) => !checkNames.has(n));
+      if (unknown.length) throw new CliError(`--skip-check: no health check named ${unknown.map((u) => `'${u}'`).join(", ")}; checks: ${[...checkNames].map((c) => `'${c}'`).join(", ") || "none"}`, 2);
+      const policy = rolloutPolicy(o);
       if (o.dryRun) {
-        const { waves } = deployOrder(names, (n) => jobs.find((j) => j.name === n)!.dependsOn.filter((d) => names.includes(d)));
-        waves.forEach((w, i) => out(`wave ${i + 1}: ${w.join(", ")}`));
-        for (const j of jobs) printDeployPlan(j, opts, store);
+        const deps = (n: string) => jobs.find((j) => j.name === n)!.dependsOn.filter((d) => names.includes(d));
+        const batches = planDeployBatches(names, deps, policy);
+        // Within a batch, hosts go in dependency waves (the Headscale server before its clients).
+        for (const [i, batch] of batches.entries()) {
+          if (batches.length > 1) out(`${policy.canary && i === 0 ? "canary" : `batch ${i + 1}`}: ${batch.join(", ")}`);
+          deployOrder(batch, (n) => deps(n).filter((d) => batch.includes(d))).waves.forEach((w, k) => out(`${batches.length > 1 ? "  " : ""}wave ${k + 1}: ${w.join(", ")}`));
+        }
+        for (const j of jobs) for (const line of deployPlanText(j, opts, store)) out(line);
         return;
       }
       for (const j of jobs.filter((j) => j.kind === "install")) {
@@ -233,7 +212,7 @@ export function registerDeployCommand(program: Command): void {
       }
       // A live view on a terminal; plain lines for logs and pipes; JSON for the server.
       const live = !o.json && process.stdout.isTTY ? new TerminalProgress(jobs.map((j) => j.name)) : undefined;
-      const results = await deployMany(jobs, {
+      const results = await deployInBatches(jobs, {
         ...opts,
         waitTimeout: Number(o.waitTimeout),
         healthTimeout: Number(o.healthTimeout),
@@ -242,6 +221,14 @@ export function registerDeployCommand(program: Command): void {
         ...(phases ? { phases: new Set<string>(phases) } : {}),
         emit: (e) =>
           o.json ? out(JSON.stringify({ event: e })) : live ? live.event(e) : e.progress ? undefined : out(`${e.host}  ${e.phase.padEnd(8)} ${e.status.padEnd(5)} ${e.message}`),
+      }, {
+        policy,
+        // On a terminal, ask; otherwise a paused rollout stops (a script cannot answer).
+        gate: async ({ reason }) => {
+          if (!process.stdin.isTTY || o.json) return "abort";
+          live?.stop();
+          return /^y/i.test(await ask(`The rollout paused: ${reason}. Go on with the next batch? [y/N] `)) ? "resume" : "abort";
+        },
       });
       live?.stop();
       if (o.json) for (const r of results) out(JSON.stringify({ result: r }));
@@ -255,47 +242,13 @@ export function registerDeployCommand(program: Command): void {
   );
 }
 
-function printDeployPlan(j: HostJob, o: DeployOptions, store: ReturnType<typeof loadStore>): void {
-  const ssh = new SshSession(j.target);
-  try {
-    const via = ssh.argv("").slice(0, -1).map(escapeShellArg).join(" ");
-    out(`${j.name} (${j.kind}) via ${via} COMMAND`);
-    out(`  facts:    ${FACTS_SCRIPT}   (read-only; checked before any change${j.kind === "install" ? ", against the rescue system's own key" : ""})`);
-    if (!j.systemPath) out(`  build:    ${buildArgv(j.name, j.kind, o).map(escapeShellArg).join(" ")}`);
-    if (j.kind === "kexec") {
-      out(`  copy:     tar -c -h -C <kexec tree> ${KEXEC_FILES.join(" ")} | ssh … ${escapeShellArg(unpackKexecScript)}`);
-      out(`  kexec:    ${kexecScript}`);
-      out(`  wait:     until ${j.target.address} answers with the pinned host key and a new boot id`);
-    } else if (j.kind === "install") {
-      const disk = store.planned.filter((s) => s.uses.some((u) => u.host === j.name && u.delivery === "disk"));
-      const remotes = disk.map((s) => s.uses.find((u) => u.host === j.name)!.path);
-      const boot = { extraFiles: "<tmpfs>/extra-files", diskKeys: remotes.map((remote) => ({ remote, local: `<tmpfs>/disk-keys/${remote.split("/").pop()}` })) };
-      out(`  install:  ${installArgv(j.name, j.target, o, boot).map(escapeShellArg).join(" ")}`);
-      out(`            (<tmpfs>: a fresh directory on a tmpfs holding the decrypted host keys; wiped afterwards)`);
-      out(`  wait:     until ${j.target.address} answers with the pinned host key (the installed system)`);
-    } else {
-      out(`  copy:     NIX_SSHOPTS=… nix copy --to ssh://${j.target.user}@${j.target.address} <system>`);
-      out(`  activate: ${activateScript(o, "<system>", "<token>").split("\n").join(" ; ")}`);
-      out(`  health:   systemd running, no failed units${j.checks.map((c) => `; ${c.name}`).join("")}`);
-      for (const line of healthScript(j.checks).split("\n")) out(`            ${line}`);
-      out(`  confirm:  ${confirmScript("<token>")}   (or, on failure: ${rollbackScript(o)})`);
-      out(`  reboot:   only if ${needsRebootScript(o, "<system>")} prints anything (a new kernel, initrd or modules):`);
-      out(`            ${bootOnceScript(o, "<system>", "<token>").split("\n").join(" ; ")}`);
-      out(`            then wait for the host, health-check it, and keep the new entry as default, or boot the previous generation again`);
-    }
-  } finally {
-    ssh.close();
-  }
-}
-
-/** The initrd's SSH target (its own port, not --port), or none when its address is unknown (DHCP). */
-function initrdTargetOrNone(store: ReturnType<typeof loadStore>, name: string, o: ConnOpts) {
-  const { port: _mainPort, ...conn } = tOpts(o);
-  try {
-    return initrdTarget(store.fleet, store.manifest, name, conn);
-  } catch {
-    return undefined;
-  }
+function rolloutPolicy(o: { canary: string; batchSize?: string; pauseAtFailures: string }) {
+  const n = (v: string, flag: string, min: number) => {
+    const x = Number(v);
+    if (!Number.isInteger(x) || x < min) throw new CliError(`${flag} takes a whole number ≥ ${min}, got '${v}'`, 2);
+    return x;
+  };
+  return { canary: n(o.canary, "--canary", 0), batchSize: o.batchSize ? n(o.batchSize, "--batch-size", 1) : 1_000_000, pauseAtFailures: n(o.pauseAtFailures, "--pause-at-failures", 1) };
 }
 
 function commandExists(cmd: string): Promise<boolean> {

@@ -189,7 +189,7 @@ export function registerSecrets(program: Command): void {
         const value = await readSecret(`value for ${name}: `, { confirm: true });
         if (value.length === 0) throw new CliError("empty value; nothing was stored");
         const p = await setUserSecret(store, name, value);
-        out(`stored ${p.file}, readable by ${p.readers.join(", ")} and the admins`);
+        out(`stored ${p.file}, readable by ${p.readers.length ? `${p.readers.join(", ")} and the admins` : "the admins only"}`);
       }),
     );
 

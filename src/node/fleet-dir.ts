@@ -204,7 +204,7 @@ export function validateFleetDir(dir: string, overrides: Record<string, string> 
   return { ...loaded, issues, ok: !hasErrors(issues) };
 }
 
-/** hearth's own Nix files (nix/modules, nix/formats, nix/lib, and the SQL a module runs) by path relative to the flake root. */
+/** hearth's own Nix files (nix/modules, nix/formats, nix/lib, the SQL a module runs, and Grafana's dashboards under nix/dashboards) by path relative to the flake root. */
 export function readStaticNix(): Record<string, string> {
   const out: Record<string, string> = {};
   const root = join(REPO_ROOT, "nix");
@@ -212,7 +212,8 @@ export function readStaticNix(): Record<string, string> {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".nix") || e.name.endsWith(".sql")) out[relative(root, p)] = readFileSync(p, "utf8");
+      else if (e.name.endsWith(".nix") || e.name.endsWith(".sql") || (e.name.endsWith(".json") && relative(root, d) === "dashboards"))
+        out[relative(root, p)] = readFileSync(p, "utf8");
     }
   };
   walk(root);

@@ -13,7 +13,9 @@ import { ApiFailure, errorResponse, notFound } from "./errors.js";
 import type { Auth } from "./auth.js";
 import { HostConflictFailure, hostJsonSchema, type FleetService } from "./fleet.js";
 import type { PullService } from "./pull.js";
-import type { PullOverview, FleetOverview, HostUpdate, JobEvent, JobSummary, LoginRequest, SetupRequest } from "./wire.js";
+import type { DeployService } from "./deploy.js";
+import { ROLES, type Role } from "./auth.js";
+import type { DeployRequest, PullOverview, FleetOverview, HostUpdate, JobEvent, JobSummary, LoginRequest, SetupRequest } from "./wire.js";
 
 /** What the routes need from the job system (src/server/jobs implements it). */
 export interface JobsPort {
@@ -45,6 +47,20 @@ export interface ServerDeps {
   buildStandIn?: { flakeDir: string; attr: string };
   /** Pull nodes: the agents' API and the rollouts (pull.ts). */
   pull?: PullService;
+  /** Push deploys, rollbacks and unlocks over SSH (deploy.ts). */
+  deploy?: DeployService;
+  /** Live machine and Ethereum state, alerts (monitor.ts). */
+  monitor?: MonitorPort;
+  /** The audit log, newest first. */
+  auditLog?: (limit: number) => unknown[];
+}
+
+/** What the routes read from the monitor (src/server/monitor.ts implements it). */
+export interface MonitorPort {
+  overview(): unknown;
+  host(name: string): unknown;
+  pollNow(): Promise<void>;
+  testAlert(user: string): Promise<unknown>;
 }
 
 const MIME: Record<string, string> = {
@@ -242,6 +258,87 @@ export function createApp(deps: ServerDeps): Hono {
       record(c, `rollout.${action}`, r.id);
       return c.json(r);
     });
+  }
+
+  const deploy = deps.deploy;
+  if (deploy) {
+    const deployId = (c: Context) => {
+      const id = Number(c.req.param("id"));
+      if (!Number.isInteger(id) || id < 1) throw notFound(`deploy '${c.req.param("id")}'`);
+      return id;
+    };
+    app.get("/api/deploys", (c) => c.json(deploy.list()));
+    app.post("/api/deploys", async (c) => {
+      const b = await body<DeployRequest>(c);
+      if (!Array.isArray(b.hosts)) throw new ApiFailure(422, "invalid", "name the hosts to deploy in `hosts`");
+      const d = await deploy.create(auth.userOf(c), { hosts: b.hosts.map(String), install: b.install === true, ...(b.policy && typeof b.policy === "object" ? { policy: b.policy } : {}) });
+      record(c, "deploy.plan", d.hosts.join(", "), `deploy ${d.id}${d.install ? " (install)" : ""}${d.commit ? ` from ${d.commit.slice(0, 12)}${d.dirty ? " (uncommitted changes)" : ""}` : " (not a git repository)"}`);
+      return c.json(d, 201);
+    });
+    app.get("/api/deploys/:id", (c) => c.json(deploy.get(deployId(c))));
+    app.get("/api/deploys/:id/events", (c) => c.json(deploy.events(deployId(c), Number(c.req.query("after") ?? 0) || 0)));
+    app.post("/api/deploys/:id/confirm", (c) => {
+      const d = deploy.confirm(deployId(c), auth.userOf(c));
+      record(c, "deploy.start", d.hosts.join(", "), `deploy ${d.id}; canary ${d.policy.canary}, batches of ${d.policy.batchSize >= 1_000_000 ? "all" : d.policy.batchSize}, pause at ${d.policy.pauseAtFailures} failure(s)`);
+      return c.json(d);
+    });
+    app.post("/api/deploys/:id/:action{resume|abort}", (c) => {
+      const action = c.req.param("action") as "resume" | "abort";
+      const d = deploy.answer(deployId(c), action);
+      record(c, `deploy.${action}`, d.hosts.join(", "), `deploy ${d.id}`);
+      return c.json(d);
+    });
+    app.post("/api/deploys/:id/hosts/:host/rollback", async (c) => {
+      const host = c.req.param("host");
+      record(c, "deploy.rollback", host, `deploy ${c.req.param("id")}`);
+      return c.json(await deploy.rollback(deployId(c), host, auth.userOf(c)));
+    });
+    app.post("/api/hosts/:name/unlock", async (c) => {
+      const b = await body<{ passphrase?: unknown }>(c);
+      const name = c.req.param("name");
+      // A typed passphrase is used once and zeroed; the audit log says only which way it came.
+      const typed = typeof b.passphrase === "string" && b.passphrase !== "" ? Buffer.from(b.passphrase) : undefined;
+      delete b.passphrase;
+      try {
+        const r = await deploy.unlock(name, typed);
+        record(c, "unlock", name, typed ? "passphrase typed" : "passphrase from hearth's secrets");
+        return c.json(r);
+      } catch (e) {
+        record(c, "unlock.failed", name, typed ? "passphrase typed" : "passphrase from hearth's secrets");
+        throw e;
+      }
+    });
+  }
+
+  const monitor = deps.monitor;
+  if (monitor) {
+    app.get("/api/monitor", (c) => c.json(monitor.overview()));
+    app.get("/api/monitor/hosts/:name", (c) => c.json(monitor.host(c.req.param("name"))));
+    app.post("/api/monitor/poll", async (c) => {
+      await monitor.pollNow();
+      return c.json(monitor.overview());
+    });
+    app.post("/api/alerts/test", async (c) => {
+      record(c, "alerts.test", "alerts");
+      return c.json(await monitor.testAlert(auth.userOf(c)));
+    });
+  }
+
+  app.get("/api/users", (c) => c.json(auth.users()));
+  app.post("/api/users", async (c) => {
+    const b = await body<{ name?: unknown; password?: unknown; role?: unknown }>(c);
+    const role = String(b.role ?? "viewer") as Role;
+    if (!ROLES.includes(role)) throw new ApiFailure(422, "invalid", `role must be one of ${ROLES.join(", ")}`);
+    await auth.putUser(c, String(b.name ?? ""), String(b.password ?? ""), role);
+    return c.json(auth.users(), 201);
+  });
+  app.delete("/api/users/:name", (c) => {
+    auth.deleteUser(c, c.req.param("name"));
+    return c.json(auth.users());
+  });
+  if (deps.auditLog) {
+    const log = deps.auditLog;
+    app.get("/api/audit", (c) => c.json(log(Math.min(500, Number(c.req.query("limit") ?? 100) || 100))));
   }
 
   app.all("/api/*", (c) => {

@@ -41,13 +41,25 @@ export interface AuthStore {
   getSetting(key: string): string | undefined;
   setSetting(key: string, value: string): void;
   audit(entry: { user: string; action: string; target: string; detail?: string }): void;
+  /** Users besides the first admin (who lives in the settings): read-only viewers and more admins. */
+  getUser(name: string): { hash: string; role: Role } | undefined;
+  putUser(name: string, hash: string, role: Role): void;
+  deleteUser(name: string): boolean;
+  invalidateUserSessions?(name: string): void;
+  listUsers(): { name: string; role: Role; createdAt: string }[];
 }
+
+/** admin: everything; viewer: reads everything a page shows, changes nothing. */
+export type Role = "admin" | "viewer";
+export const ROLES: readonly Role[] = ["admin", "viewer"];
 
 const COOKIE = "hearth_session";
 const SESSION_MS = 12 * 3600 * 1000;
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 /** Endpoints usable before logging in. */
 const OPEN = new Set(["/api/session", "/api/login", "/api/setup"]);
+/** Writes a viewer may still make: only ending the own session. */
+const VIEWER_WRITES = new Set(["/api/logout"]);
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 /** Whether a bind address or a Host/Origin name is this machine: localhost, 127.0.0.0/8, ::1. */
@@ -304,7 +316,8 @@ export class Auth {
     this.store.purgeExpired();
     this.store.createSession({ id: digest(token), user, csrf: digest(csrf), expiresAt: Date.now() + SESSION_MS, mode: "password" });
     this.setCookie(c, token);
-    return { user, csrf, authRequired: !this.loopback };
+    const role = user === this.store.getSetting("admin.user") ? "admin" : (this.store.getUser(user)?.role ?? "viewer");
+    return { user, csrf, authRequired: !this.loopback, role };
   }
 
   /** Guards every request: Host check on loopback, login when required, CSRF token on writes. */
@@ -331,8 +344,37 @@ export class Auth {
       if (!s && !this.loopback) throw new ApiFailure(401, "login_required", "log in first");
       if (write && (!s || !this.csrfOk(s, c.req.header("x-csrf-token") ?? "")))
         throw new ApiFailure(403, "csrf", "missing or wrong X-CSRF-Token header; reload the page");
+      if (write && s && this.roleOf(s) !== "admin" && !VIEWER_WRITES.has(path))
+        throw new ApiFailure(403, "read_only", `${s.user} has read-only access; an admin can do this`);
       return next();
     };
+  }
+
+  /** The local user on loopback and the first admin are admins; everyone else has their stored role. */
+  private roleOf(s: Current): Role {
+    if (s.mode === "local" || s.user === this.store.getSetting("admin.user")) return "admin";
+    return this.store.getUser(s.user)?.role ?? "viewer";
+  }
+
+  /** Add (or change the password and role of) a user; the first admin is changed with setup only. */
+  async putUser(c: Context, name: string, password: string, role: Role): Promise<void> {
+    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(name)) throw new ApiFailure(422, "invalid", "user names are lower-case letters, digits, '_' and '-'");
+    if (!ROLES.includes(role)) throw new ApiFailure(422, "invalid", `role must be one of ${ROLES.join(", ")}`);
+    if (password.length < 12) throw new ApiFailure(422, "invalid", "the password needs at least 12 characters");
+    if (name === this.store.getSetting("admin.user")) throw new ApiFailure(409, "conflict", `${name} is the first admin`);
+    this.store.putUser(name, await hashPassword(password), role);
+    this.audit(c, "user.put", this.userOf(c), `${name} as ${role}`);
+  }
+
+  deleteUser(c: Context, name: string): void {
+    if (!this.store.deleteUser(name)) throw new ApiFailure(404, "not_found", `user '${name}' does not exist`);
+    this.store.invalidateUserSessions?.(name);
+    this.audit(c, "user.delete", this.userOf(c), name);
+  }
+
+  users(): { name: string; role: Role; createdAt?: string }[] {
+    const first = this.store.getSetting("admin.user");
+    return [...(first ? [{ name: first, role: "admin" as const }] : []), ...this.store.listUsers()];
   }
 
   /** The user a request acts as (for the audit log). */
@@ -343,11 +385,11 @@ export class Auth {
   /** GET /api/session: the current session; on loopback one is made (not stored) when missing. */
   getSession(c: Context): Session {
     const s = this.current(c);
-    if (s) return { user: s.user, csrf: this.csrfOf(s.token), authRequired: !this.loopback };
+    if (s) return { user: s.user, csrf: this.csrfOf(s.token), authRequired: !this.loopback, role: this.roleOf(s) };
     if (this.loopback) {
       const token = randomBytes(32).toString("base64url");
       this.setCookie(c, token);
-      return { user: "local", csrf: this.csrfOf(token), authRequired: false };
+      return { user: "local", csrf: this.csrfOf(token), authRequired: false, role: "admin" };
     }
     const admin = this.store.getSetting("admin.hash");
     throw new ApiFailure(401, admin ? "login_required" : "setup_required", admin ? "log in first" : "set the admin password with the setup token printed when the server started");
@@ -370,8 +412,11 @@ export class Auth {
     const shown = printable(user);
     const keys = [`addr:${clientOf(c, this.trustedProxies).address}`, `user:${shown.toLowerCase()}`];
     this.gate(c, "login", shown, keys);
-    const name = this.store.getSetting("admin.user");
-    const hash = this.store.getSetting("admin.hash");
+    const first = this.store.getSetting("admin.user");
+    const isFirst = first !== undefined && equalSecret(user, first);
+    const other = isFirst ? undefined : this.store.getUser(user);
+    const name = isFirst ? first : other ? user : undefined;
+    const hash = isFirst ? this.store.getSetting("admin.hash") : other?.hash;
     // Same work and same answer whether or not the user exists.
     const matches = await verifyPassword(password, hash ?? (await (this.dummy ??= hashPassword(randomBytes(12).toString("hex")))));
     if (!(matches && name !== undefined && equalSecret(user, name))) {

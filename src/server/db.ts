@@ -165,6 +165,66 @@ const MIGRATIONS: string[] = [
      created_at TEXT NOT NULL,
      updated_at TEXT NOT NULL
    );`,
+  // Running the fleet from the browser (issue 15): push deploys with their events, the
+  // configuration each host got last (for the next diff), read-only and admin users, machine and
+  // Ethereum state with a short history, and the alert engine's state.
+  `CREATE TABLE deploys (
+     id           INTEGER PRIMARY KEY AUTOINCREMENT,
+     created_at   TEXT NOT NULL,
+     user         TEXT NOT NULL,
+     hosts        TEXT NOT NULL,
+     options      TEXT NOT NULL,
+     fleet_commit TEXT,
+     fleet_dirty  INTEGER NOT NULL DEFAULT 0,
+     status       TEXT NOT NULL,
+     plan         TEXT,
+     results      TEXT,
+     paused       TEXT,
+     updated_at   TEXT NOT NULL
+   );
+   CREATE TABLE deploy_events (
+     deploy_id INTEGER NOT NULL REFERENCES deploys (id) ON DELETE CASCADE,
+     seq       INTEGER NOT NULL,
+     event     TEXT NOT NULL,
+     PRIMARY KEY (deploy_id, seq)
+   ) WITHOUT ROWID;
+   CREATE TABLE deployed_configs (
+     host      TEXT PRIMARY KEY,
+     deploy_id INTEGER NOT NULL,
+     files     TEXT NOT NULL,
+     system    TEXT
+   );
+   CREATE TABLE users (
+     name       TEXT PRIMARY KEY,
+     hash       TEXT NOT NULL,
+     role       TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE machine_states (
+     host  TEXT NOT NULL,
+     at    INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     PRIMARY KEY (host, at)
+   ) WITHOUT ROWID;
+   CREATE TABLE eth_health (
+     host   TEXT NOT NULL,
+     at     INTEGER NOT NULL,
+     health TEXT NOT NULL,
+     PRIMARY KEY (host, at)
+   ) WITHOUT ROWID;
+   CREATE TABLE alerts (
+     id    INTEGER PRIMARY KEY CHECK (id = 1),
+     state TEXT NOT NULL
+   );
+   CREATE TABLE alert_log (
+     id      INTEGER PRIMARY KEY AUTOINCREMENT,
+     at      TEXT NOT NULL,
+     host    TEXT NOT NULL,
+     key     TEXT NOT NULL,
+     kind    TEXT NOT NULL,
+     summary TEXT NOT NULL,
+     sent    TEXT
+   );`,
 ];
 
 /** The schema version this code writes; a newer database is refused rather than damaged. */
@@ -356,6 +416,30 @@ export class Db {
       for (const r of rows) update.run(r.state === "running" ? INTERRUPTED_REASON : INTERRUPTED_QUEUED_REASON, at, r.id);
       return rows;
     }).immediate();
+  }
+
+  // ---- users (besides the first admin, who is in the settings) ---------------------------------
+
+  getUser(name: string): { hash: string; role: "admin" | "viewer" } | undefined {
+    return this.sql.prepare(`SELECT hash, role FROM users WHERE name = ?`).get(name) as { hash: string; role: "admin" | "viewer" } | undefined;
+  }
+
+  putUser(name: string, hash: string, role: "admin" | "viewer"): void {
+    this.sql
+      .prepare(`INSERT INTO users (name, hash, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, role = excluded.role`)
+      .run(name, hash, role, new Date().toISOString());
+  }
+
+  deleteUser(name: string): boolean {
+    return this.sql.prepare(`DELETE FROM users WHERE name = ?`).run(name).changes > 0;
+  }
+
+  invalidateUserSessions(name: string): void {
+    this.sql.prepare(`DELETE FROM sessions WHERE user = ?`).run(name);
+  }
+
+  listUsers(): { name: string; role: "admin" | "viewer"; createdAt: string }[] {
+    return this.sql.prepare(`SELECT name, role, created_at AS createdAt FROM users ORDER BY name`).all() as { name: string; role: "admin" | "viewer"; createdAt: string }[];
   }
 
   // ---- audit ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import type { ApiError, WireIssue } from "./wire.js";
 
 export class ApiFailure extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 428 | 429 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 428 | 429 | 502 | 503 | 504,
     readonly code: string,
     message: string,
     readonly issues?: WireIssue[],

@@ -1,7 +1,7 @@
 // The composition root of `hearth serve`: state directory, SQLite store, job runner, auth and
 // the HTTP app, wired once. Tests start servers through this too.
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { EventEmitter } from "node:events";
@@ -11,6 +11,10 @@ import { ApiFailure, notFound } from "./errors.js";
 import { Auth, isLoopback } from "./auth.js";
 import { FleetService } from "./fleet.js";
 import { PullService } from "./pull.js";
+import { DeployService, type DeployServiceOptions } from "./deploy.js";
+import { MonitorService, type MonitorOptions } from "./monitor.js";
+import { loadIdentityFile, type LoadedIdentity } from "../node/secrets/age.js";
+import { defaultIdentityFile } from "../node/init.js";
 import type { RolloutPolicy } from "../core/pull/rollout.js";
 import { createApp, listen, type JobsPort, type Started } from "./app.js";
 import type { FleetOverview, JobEvent } from "./wire.js";
@@ -37,6 +41,16 @@ export interface ServeOptions {
    * be built on a machine without nixpkgs. Everything else (job, progress, artifacts) is real.
    */
   buildStandIn?: { flakeDir: string; attr: string };
+  /** Admin age identities for deploys and unlocks (default $HEARTH_IDENTITY or ~/.config/hearth/identity.txt). */
+  identityFiles?: string[];
+  /** The SSH private key hearth logs in to hosts with (default: ssh's own). */
+  sshKey?: string;
+  /** Deploy timeouts and target layout (tests shorten them). */
+  deployRun?: DeployServiceOptions["run"];
+  /** Tests only: see DeployServiceOptions.systemStandIn. */
+  systemStandIn?: DeployServiceOptions["systemStandIn"];
+  /** Machine and Ethereum polling (monitor.ts); default every 60 s. */
+  monitor?: MonitorOptions;
 }
 
 export interface Serving extends Started {
@@ -55,6 +69,8 @@ export interface Composed {
   db: ReturnType<typeof openDb>;
   runner: JobRunner;
   pull: PullService;
+  deploy: DeployService;
+  monitor: MonitorService;
   stateDir: string;
   setupToken?: string;
   close(): Promise<void>;
@@ -115,8 +131,21 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
   const fleet = new FleetService(resolve(o.fleetDir));
   const pull = new PullService({ fleetDir: resolve(o.fleetDir), db, autoRollout: !o.manualRollouts, ...(o.rolloutPolicy ? { policy: o.rolloutPolicy } : {}) });
   pull.start();
+  const deploy = new DeployService({
+    fleetDir: resolve(o.fleetDir),
+    db,
+    identities: () => serverIdentities(o.identityFiles),
+    ...(o.sshKey ? { target: { identityFile: resolve(o.sshKey) } } : {}),
+    ...(o.deployRun ? { run: o.deployRun } : {}),
+    ...(o.systemStandIn ? { systemStandIn: o.systemStandIn } : {}),
+  });
+  const monitor = new MonitorService({ fleetDir: resolve(o.fleetDir), db, pull, identities: () => serverIdentities(o.identityFiles), ...(o.sshKey ? { target: { identityFile: resolve(o.sshKey) } } : {}), ...(o.monitor ?? {}) });
+  monitor.start();
   const app = createApp({
     pull,
+    deploy,
+    monitor,
+    auditLog: (n) => db.auditLog(n),
     fleet,
     auth,
     jobs,
@@ -129,16 +158,29 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
     db,
     runner,
     pull,
+    deploy,
+    monitor,
     stateDir,
     ...(setupToken ? { setupToken } : {}),
     // Jobs record their final state, so the database closes after the runner.
     close: async () => {
+      await monitor.stop();
+      deploy.close();
       pull.stop();
       await fleet.close();
       await runner.close();
       db.close();
     },
   };
+}
+
+/** The admin identities the server decrypts with, read when a deploy or unlock needs them. */
+async function serverIdentities(files?: string[]): Promise<LoadedIdentity[]> {
+  const candidates = files?.length ? files : process.env.HEARTH_IDENTITY ? process.env.HEARTH_IDENTITY.split(":").filter(Boolean) : [defaultIdentityFile()].filter((p) => existsSync(p));
+  if (!candidates.length) throw new ApiFailure(422, "no_identity", `the server has no admin identity to decrypt with: start it with --identity FILE or create ${defaultIdentityFile()}`);
+  const out: LoadedIdentity[] = [];
+  for (const f of candidates) out.push(...(await loadIdentityFile(resolve(f))));
+  return out;
 }
 
 export async function startServe(o: ServeOptions): Promise<Serving> {

@@ -1,6 +1,11 @@
 // The one set of wire types between hearth's server and its web UI (and any script using the
 // HTTP API). Plain data only: the UI imports this file; nothing here may import Node APIs.
 
+import type { MachineState } from "../core/monitor/machine.js";
+import type { EthHealth } from "../core/monitor/ethereum.js";
+
+export type { MachineState, EthHealth };
+
 /** A validation finding, exactly as the CLI prints it (file, YAML path, line:col, hint). */
 export interface WireIssue {
   severity: "error" | "warning";
@@ -185,6 +190,8 @@ export interface Session {
   csrf: string;
   /** False when bound to loopback without login. */
   authRequired: boolean;
+  /** admin changes things; viewer only reads (the page hides what it cannot do). */
+  role: "admin" | "viewer";
 }
 
 // ---- pull nodes (issue 14) ----------------------------------------------------------------
@@ -242,4 +249,173 @@ export interface PullOverview {
   /** Hosts with a signed release newer than they may fetch and in no active rollout. */
   unreleased: Record<string, number>;
   policy: RolloutPolicyWire;
+}
+
+// ---- push deploys from the browser (issue 15) -----------------------------------------------
+
+export type DeployStatus = "planning" | "ready" | "running" | "paused" | "done" | "failed" | "cancelled" | "interrupted";
+
+/** What one host's deploy will do, shown before confirming. */
+export interface DeployHostPlan {
+  host: string;
+  kind: "kexec" | "install" | "update";
+  address: string;
+  /** The facts gathered over SSH (read-only), in words, or why they could not be. */
+  facts?: string;
+  problems: string[];
+  /** The system the host runs now (its profile's store path), when it answered. */
+  currentSystem?: string;
+  /** The system it will get. */
+  system?: string;
+  /** Exactly what runs, as `hearth deploy --dry-run` prints it. */
+  planText: string[];
+  /** Unified diff of the host's generated configuration against what it got at its last deploy from here. */
+  configDiff: string;
+  configFilesChanged: number;
+  /** `nix store diff-closures CURRENT NEW`: the package versions that change. */
+  closureDiff?: string;
+  /** Why there is no closure diff (the running system's closure is not in this machine's store). */
+  closureNote?: string;
+}
+
+/** One host's live line: the latest phase and what it said, then the result. */
+export interface DeployLine {
+  host: string;
+  phase: string;
+  status: "waiting" | "start" | "ok" | "fail" | "info";
+  message: string;
+  startedAt?: string;
+  updatedAt?: string;
+  bytes?: { done: number; total?: number };
+  outcome?: "deployed" | "rolled back" | "failed" | "skipped";
+  detail?: string;
+  seconds?: number;
+  /** An updated host can be rolled back to this generation from the page. */
+  previousGeneration?: number;
+  /** Set once an admin rolled it back from the page. */
+  rolledBackBy?: string;
+}
+
+export interface DeployPolicy {
+  canary: number;
+  batchSize: number;
+  pauseAtFailures: number;
+}
+
+export interface DeployWire {
+  id: number;
+  status: DeployStatus;
+  user: string;
+  createdAt: string;
+  updatedAt: string;
+  hosts: string[];
+  install: boolean;
+  policy: DeployPolicy;
+  /** The fleet's git commit the deploy came from, and whether its tree had uncommitted changes. */
+  commit?: string;
+  dirty: boolean;
+  batches: string[][];
+  plans: DeployHostPlan[];
+  lines: DeployLine[];
+  /** Why the rollout waits for Resume or Abort. */
+  paused?: string;
+  /** Why planning or the deploy itself failed as a whole. */
+  error?: string;
+}
+
+export interface DeployRequest {
+  hosts: string[];
+  install?: boolean;
+  policy?: Partial<DeployPolicy>;
+}
+
+/** One step of a deploy, as `hearth deploy --json` prints it (node/deploy/deploy.ts emits it). */
+export interface DeployEventWire {
+  host: string;
+  phase: string;
+  status: "start" | "ok" | "fail" | "info";
+  message: string;
+  at: string;
+  progress?: { done: number; total?: number };
+}
+
+export interface UserWire {
+  name: string;
+  role: "admin" | "viewer";
+  createdAt?: string;
+}
+
+export interface AuditWire {
+  id: number;
+  at: string;
+  user: string;
+  action: string;
+  target: string;
+  detail?: string;
+}
+
+// ---- machine and Ethereum state, alerts (issue 15) ------------------------------------------
+
+/** Whether a host runs what hearth deployed to it. */
+export type Drift = "in sync" | "config changed" | "running something else" | "reboot pending" | "never deployed" | "unknown";
+
+export interface MonitorHostRow {
+  host: string;
+  /** null: not checked yet (or no way to reach it: see `reason`). */
+  reachable: boolean | null;
+  reason?: string;
+  /** How the state was read: over SSH with the pinned key, or from the node agent's report. */
+  source: "ssh" | "agent" | "none";
+  checkedAt?: string;
+  /** Since when it has been up (or down), by this server's polls. */
+  since?: string;
+  drift: Drift;
+  driftDetail?: string;
+  machine?: MachineState;
+  eth?: EthHealth;
+  /** Firing alerts on this host. */
+  alerts: AlertWire[];
+}
+
+export interface AlertWire {
+  host: string;
+  key: string;
+  severity: "critical" | "warning";
+  summary: string;
+  hint?: string;
+  since: string;
+  status: "pending" | "firing" | "resolved";
+}
+
+export interface AlertLogWire {
+  at: string;
+  host: string;
+  key: string;
+  kind: string;
+  summary: string;
+  /** Where it went, or why it did not. */
+  sent?: string;
+}
+
+export interface PrometheusWire {
+  url: string;
+  grafanaUrl?: string;
+  error?: string;
+  hosts: { host: string; up: boolean; cpuBusyPercent?: number | null; memoryUsedPercent?: number | null; rootDiskUsedPercent?: number | null; load1?: number | null }[];
+}
+
+export interface MonitorOverview {
+  intervalSeconds: number;
+  lastPoll?: string;
+  hosts: MonitorHostRow[];
+  alerts: AlertWire[];
+  notifications: AlertLogWire[];
+  /** Where alerts go, in words ("webhook https://…", "e-mail to ops@…"); empty: shown here only. */
+  channels: string[];
+  prometheus?: PrometheusWire;
+}
+
+export interface MonitorHostDetail extends MonitorHostRow {
+  /** Short history, oldest first: reachability, memory and the fullest volume. */
+  history: { at: string; reachable: boolean; memoryUsedPercent?: number; fullestVolumePercent?: number; headSlot?: number | null; peers?: number | null }[];
 }

@@ -1,6 +1,13 @@
 // The HTTP API client of the web UI: one function per endpoint, typed by the shared wire types.
 import type {
   ApiError,
+  AuditWire,
+  DeployEventWire,
+  DeployRequest,
+  DeployWire,
+  MonitorHostDetail,
+  MonitorOverview,
+  UserWire,
   FleetOverview,
   HostDetail,
   HostUpdate,
@@ -117,6 +124,24 @@ export const api = {
   startRollout: (hosts?: string[]) => request<RolloutWire>("POST", "/api/rollouts", hosts ? { hosts } : {}),
   resumeRollout: (id: string) => request<RolloutWire>("POST", `/api/rollouts/${enc(id)}/resume`, {}),
   abortRollout: (id: string) => request<RolloutWire>("POST", `/api/rollouts/${enc(id)}/abort`, {}),
+  deploys: (signal?: AbortSignal) => request<DeployWire[]>("GET", "/api/deploys", undefined, signal),
+  deploy: (id: number, signal?: AbortSignal) => request<DeployWire>("GET", `/api/deploys/${id}`, undefined, signal),
+  deployEvents: (id: number, signal?: AbortSignal) => request<{ seq: number; event: DeployEventWire }[]>("GET", `/api/deploys/${id}/events`, undefined, signal),
+  /** Plan a deploy: facts, builds and diffs fill in while it is "planning". */
+  planDeploy: (req: DeployRequest) => request<DeployWire>("POST", "/api/deploys", req),
+  confirmDeploy: (id: number) => request<DeployWire>("POST", `/api/deploys/${id}/confirm`, {}),
+  deployAnswer: (id: number, answer: "resume" | "abort") => request<DeployWire>("POST", `/api/deploys/${id}/${answer}`, {}),
+  rollbackHost: (id: number, host: string) => request<DeployWire>("POST", `/api/deploys/${id}/hosts/${enc(host)}/rollback`, {}),
+  /** Unlock a host waiting in its initrd; a typed passphrase goes in the body only, once. */
+  unlock: (host: string, passphrase?: string) => request<{ ok: true; detail: string }>("POST", `/api/hosts/${enc(host)}/unlock`, passphrase ? { passphrase } : {}),
+  monitor: (signal?: AbortSignal) => request<MonitorOverview>("GET", "/api/monitor", undefined, signal),
+  monitorHost: (host: string, signal?: AbortSignal) => request<MonitorHostDetail>("GET", `/api/monitor/hosts/${enc(host)}`, undefined, signal),
+  pollNow: () => request<MonitorOverview>("POST", "/api/monitor/poll", {}),
+  testAlert: () => request<unknown>("POST", "/api/alerts/test", {}),
+  users: (signal?: AbortSignal) => request<UserWire[]>("GET", "/api/users", undefined, signal),
+  putUser: (name: string, password: string, role: "admin" | "viewer") => request<UserWire[]>("POST", "/api/users", { name, password, role }),
+  deleteUser: (name: string) => request<UserWire[]>("DELETE", `/api/users/${enc(name)}`),
+  audit: (signal?: AbortSignal) => request<AuditWire[]>("GET", "/api/audit", undefined, signal),
   /** Live events of a job; the first is a `state` event with the job as it is now. */
   jobEvents: (id: number, onEvent: (e: JobEvent, lastEventId: string) => void, onOpen?: () => void, onError?: () => void) => {
     const source = new EventSource(`/api/jobs/${id}/events`);

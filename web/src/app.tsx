@@ -9,6 +9,9 @@ import { JobScreen } from "./screens/job";
 import { LoginScreen } from "./screens/login";
 import { MeshScreen } from "./screens/mesh";
 import { NodesScreen } from "./screens/nodes";
+import { DeployScreen, DeploysScreen } from "./screens/deploys";
+import { SettingsScreen } from "./screens/settings";
+import { SessionContext } from "./session";
 
 type Gate = { state: "loading" } | { state: "in"; session: Session } | { state: "login"; setup: boolean } | { state: "error"; message: string };
 
@@ -46,7 +49,7 @@ export function App() {
     void api.logout().finally(() => setGate({ state: "login", setup: false }));
   };
   return (
-    <>
+    <SessionContext.Provider value={gate.session}>
       <header className="top">
         <a className="brand" href={href.fleet()}>
           hearth
@@ -55,17 +58,26 @@ export function App() {
           <a href={href.fleet()} className={route.screen === "fleet" || route.screen === "host" ? "active" : ""}>
             Fleet
           </a>
+          <a href={href.deploys()} className={route.screen === "deploys" || route.screen === "deploy" ? "active" : ""} data-testid="nav-deploys">
+            Deploy
+          </a>
           <a href={href.nodes()} className={route.screen === "nodes" ? "active" : ""} data-testid="nav-nodes">
             Nodes
           </a>
           <a href={href.mesh()} className={route.screen === "mesh" ? "active" : ""}>
             Mesh
           </a>
+          <a href={href.settings()} className={route.screen === "settings" ? "active" : ""} data-testid="nav-settings">
+            Settings
+          </a>
         </nav>
         <span className="spacer" />
         {gate.session.authRequired && (
           <>
-            <span className="muted">{gate.session.user}</span>
+            <span className="muted" data-testid="whoami">
+              {gate.session.user}
+              {gate.session.role === "viewer" ? " (read-only)" : ""}
+            </span>
             <button type="button" className="small subtle" onClick={logout}>
               Log out
             </button>
@@ -75,7 +87,7 @@ export function App() {
       <main className="page">
         <Screen route={route} />
       </main>
-    </>
+    </SessionContext.Provider>
   );
 }
 
@@ -91,6 +103,12 @@ function Screen({ route }: { route: Route }) {
       return <NodesScreen />;
     case "mesh":
       return <MeshScreen />;
+    case "deploys":
+      return <DeploysScreen />;
+    case "deploy":
+      return <DeployScreen key={route.id} id={route.id} />;
+    case "settings":
+      return <SettingsScreen />;
     default:
       return (
         <div className="banner warn">

@@ -8,6 +8,9 @@ export type Route =
   | { screen: "job"; id: number }
   | { screen: "nodes" }
   | { screen: "mesh" }
+  | { screen: "deploys" }
+  | { screen: "deploy"; id: number }
+  | { screen: "settings" }
   | { screen: "not-found"; hash: string };
 
 /** parseHash("#/hosts/eth-1") → { screen: "host", name: "eth-1" } */
@@ -18,6 +21,9 @@ export function parseHash(hash: string): Route {
   if (parts[0] === "jobs" && parts.length === 2 && /^\d+$/.test(parts[1]!)) return { screen: "job", id: Number(parts[1]) };
   if (parts[0] === "nodes" && parts.length === 1) return { screen: "nodes" };
   if (parts[0] === "mesh" && parts.length === 1) return { screen: "mesh" };
+  if (parts[0] === "deploys" && parts.length === 1) return { screen: "deploys" };
+  if (parts[0] === "deploys" && parts.length === 2 && /^\d+$/.test(parts[1]!)) return { screen: "deploy", id: Number(parts[1]) };
+  if (parts[0] === "settings" && parts.length === 1) return { screen: "settings" };
   return { screen: "not-found", hash };
 }
 
@@ -35,6 +41,9 @@ export const href = {
   job: (id: number) => `#/jobs/${id}`,
   nodes: () => "#/nodes",
   mesh: () => "#/mesh",
+  deploys: () => "#/deploys",
+  deploy: (id: number) => `#/deploys/${id}`,
+  settings: () => "#/settings",
 };
 
 export function navigate(to: string): void {

@@ -7,6 +7,7 @@
 //           by itself unless confirmed, health-check over a new connection, confirm or roll back.
 import type { Host } from "../schema/fleet.js";
 import { formatsOf } from "../features/formats.js";
+import { DEFAULT_POLICY, planWaves, type RolloutPolicy } from "../pull/rollout.js";
 
 export type DeployKind = "kexec" | "install" | "update";
 export const DEPLOY_PHASES = ["build", "copy", "kexec", "wait", "install", "activate", "reboot", "health"] as const;
@@ -176,4 +177,23 @@ export function deployOrder(names: string[], dependsOn: (name: string) => string
     waves.push(wave);
   }
   return { waves };
+}
+
+/**
+ * Push deploys roll out like pull nodes (core/pull/rollout.ts, the same policy): dependencies
+ * first, then the canary, then batches. Hosts keep dependency order across batches, so a
+ * Headscale server lands in an earlier batch than its clients.
+ */
+export function planDeployBatches(names: string[], dependsOn: (name: string) => string[], policy: Pick<RolloutPolicy, "canary" | "batchSize">): string[][] {
+  const { waves, cycle } = deployOrder(names, dependsOn);
+  const order = [...waves.flat(), ...(cycle ?? [])];
+  return planWaves(order, { ...DEFAULT_POLICY, ...policy });
+}
+
+/** After a batch: go on, or pause with the reason (any canary failure; `pauseAtFailures` in a later batch). */
+export function batchVerdict(batch: number, outcomes: string[], policy: Pick<RolloutPolicy, "canary" | "pauseAtFailures">): { pause: false } | { pause: true; reason: string } {
+  const failed = outcomes.filter((o) => o === "failed" || o === "rolled back").length;
+  if (batch === 0 && policy.canary > 0 && failed > 0) return { pause: true, reason: `the canary failed (${failed} of ${outcomes.length})` };
+  if (failed >= Math.max(1, policy.pauseAtFailures)) return { pause: true, reason: `${failed} of ${outcomes.length} hosts in batch ${batch + 1} failed (pause at ${policy.pauseAtFailures})` };
+  return { pause: false };
 }

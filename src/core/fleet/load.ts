@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { fleetSchema, hostSchema, type Fleet, type Host } from "../schema/fleet.js";
 import { isHostName } from "../schema/common.js";
+import { SMTP_PASSWORD_SECRET } from "../schema/monitoring.js";
 import { didYouMean, type Issue, type YamlPath } from "../validate/issues.js";
 import { issueAt, parseSource, type SourceFile } from "./source.js";
 
@@ -103,7 +104,10 @@ function toIssue(schema: z.ZodType, data: unknown, src: SourceFile, zi: z.core.$
     case "unrecognized_keys": {
       const known = keysAt(schema, data, path);
       const key = zi.keys[0]!;
-      const hint = didYouMean(key, known) ?? (known.length ? `known keys here: ${known.join(", ")}` : "remove it");
+      // `password:` beside `passwordSecret`: the value belongs in hearth's secrets, never in the file.
+      const hint = known.includes(`${key}Secret`)
+        ? `a secret never goes into the fleet files: set ${key}Secret: true and store the value with \`hearth secrets set ${key === "password" ? SMTP_PASSWORD_SECRET : "NAME"}\``
+        : (didYouMean(key, known) ?? (known.length ? `known keys here: ${known.join(", ")}` : "remove it"));
       return issueAt(src, [...path, key], "error", `unknown key '${zi.keys.join("', '")}'`, hint, true);
     }
     case "invalid_union": {

@@ -11,10 +11,12 @@ import { credstore, remoteUnlock, secureBoot } from "../features/unlock.js";
 import { mergeNix } from "../nix/merge.js";
 import { mesh } from "../features/mesh.js";
 import { agent } from "../features/agent.js";
+import { monitoring } from "../features/monitoring.js";
+import { scrapedOverMesh } from "../schema/monitoring.js";
 import { headscaleServer, type MeshPlan } from "../mesh/plan.js";
 import type { NixValue } from "../nix/ast.js";
 
-export const FEATURES: Feature[] = [base, hardware, storageLayout, credstore, secureBoot, remoteUnlock, mesh, agent];
+export const FEATURES: Feature[] = [base, hardware, storageLayout, credstore, secureBoot, remoteUnlock, mesh, agent, monitoring];
 
 export interface PlannedService {
   role: Role;
@@ -58,6 +60,8 @@ export function serviceContext(fleet: Fleet, name: string, host: Host, mesh?: Me
 /** The services of a host with their ports and data directories, without building NixOS config. */
 export function hostServices(fleet: Fleet, name: string, host: Host, mesh?: MeshPlan): PlannedService[] {
   const ctx = serviceContext(fleet, name, host, mesh);
+  // Prometheus scrapes this host over the mesh: its clients' metrics listen there (metricsAddressOf).
+  const scraped = scrapedOverMesh(fleet, host);
   const out: PlannedService[] = [];
   for (const role of ROLES) {
     const cfg = host.services[role as keyof Host["services"]] as Record<string, unknown> | undefined;
@@ -68,7 +72,7 @@ export function hostServices(fleet: Fleet, name: string, host: Host, mesh?: Mesh
       kind,
       cfg,
       // A service bound to the mesh address is reachable over the mesh only.
-      ports: kind.ports(cfg, ctx).map((p) => (cfg.address === "mesh" && p.expose === "local" ? { ...p, expose: "mesh" as const } : p)),
+      ports: kind.ports(cfg, ctx).map((p) => (p.expose === "local" && (cfg.address === "mesh" || (scraped && p.name === "metrics")) ? { ...p, expose: "mesh" as const } : p)),
       dataDirs: kind.dataDirs(cfg, ctx),
       processes: kind.processes?.(cfg, ctx) ?? [],
     });
@@ -105,7 +109,7 @@ export function planHost(fleet: Fleet, name: string, meshPlan?: MeshPlan): HostP
   if (server && server[0] !== name) dependsOn.add(server[0]);
   const firewall = firewallOf([...featurePorts, ...services.flatMap((s) => s.ports)]);
   mods.config.push({ networking: { firewall: { enable: true, allowedTCPPorts: firewall.tcp, allowedUDPPorts: firewall.udp } } });
-  const meshFirewall = firewallOf(services.flatMap((s) => s.ports), "mesh");
+  const meshFirewall = firewallOf([...featurePorts, ...services.flatMap((s) => s.ports)], "mesh");
   if (meshPlan && (meshFirewall.tcp.length || meshFirewall.udp.length))
     mods.config.push({ networking: { firewall: { interfaces: { [meshPlan.interface]: { allowedTCPPorts: meshFirewall.tcp, allowedUDPPorts: meshFirewall.udp } } } } });
   const lanFirewall = firewallOf(services.flatMap((s) => s.ports), "lan");

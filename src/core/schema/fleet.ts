@@ -4,6 +4,7 @@ import { NIXOS_RELEASE } from "../nix/input-pins.js";
 import { z } from "zod";
 import { parseRecipient } from "../secrets/recipients.js";
 import { fleetMesh, hostMesh } from "./mesh.js";
+import { alerts, monitoring } from "./monitoring.js";
 import { absPath, ethNetwork, fleetRelativeNix, hostName, interfaceName, ipv4, ipv4Cidr, size, sshPublicKey } from "./common.js";
 import { DISCRIMINATOR, KINDS_BY_ROLE, ROLES } from "../services/registry.js";
 import type { Role } from "../services/types.js";
@@ -299,6 +300,8 @@ export const fleetSchema = z
       })
       .optional()
       .describe("Keys that sign what nodes pull (seed 004's minisign key)"),
+    monitoring: monitoring.optional(),
+    alerts: alerts.optional(),
     images: z
       .record(hostName, imageClass)
       .default({})

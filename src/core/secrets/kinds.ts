@@ -14,6 +14,8 @@ export type SecretKind =
   | "wallet-password"
   | "validator-keystore"
   | "validator-password"
+  | "grafana-secret-key"
+  | "grafana-admin-password"
   | "user";
 
 /**
@@ -49,6 +51,8 @@ export const KINDS: Record<SecretKind, KindInfo> = {
   "wallet-password": { description: "password of a validator client's wallet (Prysm)", makes: "32 random bytes, hex", delivery: "activation", generated: true, hasPublic: false },
   "validator-keystore": { description: "validator keystore (EIP-2335)", makes: "imported with `hearth validator import`", delivery: "activation", generated: false, hasPublic: false },
   "validator-password": { description: "password of a validator keystore", makes: "imported with `hearth validator import`", delivery: "activation", generated: false, hasPublic: false },
+  "grafana-secret-key": { description: "Grafana's secret_key (encrypts what Grafana stores)", makes: "32 random bytes, hex", delivery: "activation", generated: true, hasPublic: false },
+  "grafana-admin-password": { description: "Grafana's first admin password (user admin)", makes: "16 random bytes, hex", delivery: "activation", generated: true, hasPublic: false },
   user: { description: "user-provided secret", makes: "set with `hearth secrets set`", delivery: "activation", generated: false, hasPublic: false },
 };
 

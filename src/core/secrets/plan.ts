@@ -8,6 +8,10 @@ import { nix, type NixValue } from "../nix/ast.js";
 import { AGENIX_DIR, KINDS, SECRETS_DIR, type Delivery, type SecretKind } from "./kinds.js";
 import type { Manifest } from "./manifest.js";
 import { adminRecipientInputs, parseRecipient } from "./recipients.js";
+import { SMTP_PASSWORD_SECRET } from "../schema/monitoring.js";
+
+/** The reader of admin-delivered secrets that no host reads: hearth's own alert sender. */
+export const ALERT_SENDER = "hearth";
 
 export interface SecretUse {
   host: string;
@@ -59,6 +63,10 @@ export function planSecrets(fleet: Fleet, hosts: { name: string; secrets: Secret
   if (fleet.mesh?.type === "wireguard")
     for (const name of Object.keys(fleet.mesh.external))
       add(`external/${name}/wireguard-key`, "wireguard-key", "wireguard-key", { host: name, path: `/etc/wireguard/${name}.key`, delivery: "admin" });
+  // The alert e-mails' SMTP password: entered by an admin, read only by hearth's alert sender,
+  // which decrypts it with an admin identity (no host reads it).
+  if (fleet.alerts?.email?.smtp.passwordSecret)
+    add(`custom/${SMTP_PASSWORD_SECRET}`, SMTP_PASSWORD_SECRET, "user", { host: ALERT_SENDER, path: "alerts.email.smtp", delivery: "admin" }, true, "SMTP password for alert e-mails (fleet.yaml alerts.email.smtp)");
   for (const [name, c] of Object.entries(fleet.secrets.custom)) {
     for (const host of c.hosts)
       add(`custom/${name}`, name, "user", { host, path: c.path ?? `${AGENIX_DIR}/${name}`, owner: c.owner, group: c.group, mode: c.mode, delivery: "activation" }, true, c.description);

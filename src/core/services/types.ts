@@ -140,4 +140,12 @@ export interface ServiceKind<C = any> {
   dependsOn?(cfg: C, ctx: ServiceContext): string[];
   /** How `hearth deploy` sees that the service works (its units are checked from `processes`). */
   health?(cfg: C, ctx: ServiceContext): HealthCheck[];
+  /** The Prometheus endpoint the service serves while its metrics are on; the fleet's Prometheus scrapes it. */
+  metrics?(cfg: C, ctx: ServiceContext): MetricsEndpoint | undefined;
+}
+
+/** Where a service serves Prometheus metrics: its port (on metricsAddressOf) and HTTP path. */
+export interface MetricsEndpoint {
+  port: number;
+  path: string;
 }

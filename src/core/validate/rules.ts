@@ -20,6 +20,8 @@ import { KINDS_BY_ROLE } from "../services/registry.js";
 import { CLIENT_FLAGS, parseArgs } from "../services/ethereum/flags.js";
 import { imageAttr } from "../plan/image.js";
 import { offsetIn, parsePrefix4 } from "../mesh/ip.js";
+import { GRAFANA_DATA_DIR, NODE_EXPORTER_PORT, PROMETHEUS_DATA_DIR } from "../features/monitoring.js";
+import { SMTP_PASSWORD_SECRET } from "../schema/monitoring.js";
 
 export interface RuleInput {
   fleet: Fleet;
@@ -66,7 +68,81 @@ export function checkRules(input: RuleInput): Issue[] {
   // file has it, else at `image:` (the line that brought the class's requirement in).
   const hasField = (host: string, path: YamlPath) => input.sources.get(input.hostFiles.get(host)!)?.doc.hasIn(path) ?? false;
   imageRules(fleet, report, fleetReport, hasField);
+  monitoringRules(fleet, services, report, fleetReport);
   return issues;
+}
+
+/**
+ * fleet.yaml `monitoring:` and `alerts:`: hosts that exist, a mesh to scrape over, ports free on
+ * the hosts that open them, history on a volume, and no secret under a name hearth reserves.
+ */
+function monitoringRules(
+  fleet: Fleet,
+  services: Map<string, PlannedService[]>,
+  report: Report,
+  fleetReport: (path: YamlPath, message: string, hint?: string, severity?: Issue["severity"]) => void,
+) {
+  const m = fleet.monitoring;
+  const names = [...fleet.hosts.keys()];
+  const known = (host: string, path: YamlPath) => {
+    if (fleet.hosts.has(host)) return true;
+    fleetReport(path, `no host '${host}' in the fleet`, didYouMean(host, names) ?? (names.length ? `one of: ${names.join(", ")}` : "add the host under hosts/"));
+    return false;
+  };
+  if (m?.grafana && !m.prometheus)
+    fleetReport(["monitoring", "grafana"], "Grafana needs Prometheus: its dashboards read from the fleet's Prometheus", "add monitoring.prometheus.host (Grafana then runs on that host unless grafana.host says otherwise)");
+  const prom = m?.prometheus && known(m.prometheus.host, ["monitoring", "prometheus", "host"]) ? m.prometheus.host : undefined;
+  const graf = m?.grafana?.host !== undefined && !known(m.grafana.host, ["monitoring", "grafana", "host"]) ? undefined : m?.grafana && prom ? (m.grafana.host ?? prom) : undefined;
+  if (prom) {
+    const promHost = fleet.hosts.get(prom)!;
+    const others = names.filter((n) => n !== prom);
+    if (!fleet.mesh && others.length)
+      fleetReport(["monitoring", "prometheus"], `Prometheus on '${prom}' scrapes the other hosts over the mesh, but the fleet has no mesh`,
+        "add a mesh to fleet.yaml (mesh: { type: wireguard }); without one Prometheus watches only its own host");
+    else if (fleet.mesh && !promHost.mesh.enable && others.length)
+      report(prom, ["mesh", "enable"], "error", "this host runs Prometheus, which scrapes the other hosts over the mesh, but it is not in the mesh", "remove mesh.enable: false");
+    if (fleet.mesh)
+      for (const [name, h] of fleet.hosts)
+        if (name !== prom && !h.mesh.enable)
+          report(name, ["mesh", "enable"], "warning", `Prometheus on '${prom}' cannot scrape this host: it is not in the mesh`, "remove mesh.enable: false to get its graphs and alerts");
+    if (graf && graf !== prom && fleet.mesh && !fleet.hosts.get(graf)!.mesh.enable)
+      fleetReport(["monitoring", "grafana", "host"], `Grafana on '${graf}' reads Prometheus on '${prom}' over the mesh, but '${graf}' is not in the mesh`, `run Grafana on '${prom}' (remove grafana.host) or put '${graf}' in the mesh`);
+  }
+  // Ports hearth opens for monitoring against the host's services.
+  const opened = (host: string, port: number, what: string, path: YamlPath) => {
+    for (const s of services.get(host) ?? [])
+      for (const p of s.ports)
+        if (p.port === port && p.protocol === "tcp")
+          fleetReport(path, `${what} port ${port}/tcp on '${host}' is already used by ${s.kind.id} (services.${s.role}.${p.field.join(".")})`, `choose another port for one of them`);
+  };
+  if (prom && m?.nodeExporter)
+    for (const name of names.filter((n) => n === prom || (fleet.mesh && fleet.hosts.get(n)!.mesh.enable)))
+      for (const s of services.get(name) ?? [])
+        for (const p of s.ports)
+          if (p.port === NODE_EXPORTER_PORT && p.protocol === "tcp")
+            report(name, ["services", s.role, ...p.field], "error", `port ${NODE_EXPORTER_PORT}/tcp is node_exporter's on every monitored host (fleet.yaml monitoring.nodeExporter)`, "choose another port for this service");
+  if (prom && m?.prometheus) opened(prom, m.prometheus.port, "Prometheus", ["monitoring", "prometheus", "port"]);
+  if (graf && m?.grafana) opened(graf, m.grafana.port, "Grafana", ["monitoring", "grafana", "port"]);
+  if (prom && graf === prom && m?.grafana && m.prometheus && m.grafana.port === m.prometheus.port)
+    fleetReport(["monitoring", "grafana", "port"], `Grafana and Prometheus both listen on port ${m.grafana.port} on '${prom}'`, "choose another port for one of them");
+  if (prom && m?.nodeExporter && m.prometheus?.port === NODE_EXPORTER_PORT)
+    fleetReport(["monitoring", "prometheus", "port"], `port ${NODE_EXPORTER_PORT} is node_exporter's`, "choose another Prometheus port");
+  // A RAM-only host forgets what is not on a volume: the metrics history, Grafana's users and settings.
+  for (const [host, dir, what, path] of [
+    [prom, PROMETHEUS_DATA_DIR, "Prometheus' history", ["monitoring", "prometheus", "host"]],
+    [graf, GRAFANA_DATA_DIR, "Grafana's database (users, settings)", ["monitoring", "grafana"]],
+  ] as const) {
+    const h = host ? fleet.hosts.get(host) : undefined;
+    if (h?.ephemeral && !mountHolding(h, dir))
+      fleetReport([...path], `'${host}' is RAM-only and ${dir} is on none of its volumes: ${what} would be lost at every reboot`,
+        `add a subvolume or dataset mounted at ${dir} to ${host}'s storage.volumes`, "warning");
+  }
+  // alerts:
+  const smtp = fleet.alerts?.email?.smtp;
+  if (smtp?.passwordSecret && !smtp.user)
+    fleetReport(["alerts", "email", "smtp", "passwordSecret"], "a password without a user: SMTP authenticates a login with its password", "set alerts.email.smtp.user");
+  if (fleet.secrets.custom[SMTP_PASSWORD_SECRET] && smtp?.passwordSecret)
+    fleetReport(["secrets", "custom", SMTP_PASSWORD_SECRET], `the name '${SMTP_PASSWORD_SECRET}' is the SMTP password's (alerts.email.smtp.passwordSecret)`, "rename this custom secret");
 }
 
 function hardwareRules(name: string, host: Host, report: Report) {

@@ -12,6 +12,8 @@ import {
   currentGenerationScript,
   deployOrder,
   afterRebootScript,
+  batchVerdict,
+  planDeployBatches,
   bootOnceScript,
   bootPreviousScript,
   generationOf,
@@ -35,6 +37,7 @@ import type { Host } from "../../core/schema/fleet.js";
 import { gatherFacts } from "./target.js";
 import { unlockOverInitrd } from "./unlock.js";
 import { UserError } from "../errors.js";
+import type { RolloutPolicy } from "../../core/pull/rollout.js";
 
 export interface DeployEvent {
   host: string;
@@ -52,6 +55,9 @@ export interface HostResult {
   outcome: "deployed" | "rolled back" | "failed" | "skipped";
   detail: string;
   seconds: number;
+  /** An update: the generation the host ran before (what "roll back" returns to) and the system it got. */
+  previousGeneration?: number;
+  system?: string;
 }
 
 export interface HostJob {
@@ -114,7 +120,8 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
   const started = Date.now();
   const emit = (phase: string, status: DeployEvent["status"], message: string, progress?: DeployEvent["progress"]) =>
     o.emit({ host: job.name, phase, status, message, at: new Date().toISOString(), ...(progress ? { progress } : {}) });
-  const done = (outcome: HostResult["outcome"], detail: string): HostResult => ({ host: job.name, kind: job.kind, outcome, detail, seconds: (Date.now() - started) / 1000 });
+  const known: { previousGeneration?: number; system?: string } = {};
+  const done = (outcome: HostResult["outcome"], detail: string): HostResult => ({ host: job.name, kind: job.kind, outcome, detail, seconds: (Date.now() - started) / 1000, ...known });
   // A machine that kexecs keeps no shared connection open across the switch of kernels.
   const ssh = new SshSession(job.target, job.kind !== "kexec");
   const remote = async (phase: string, script: string, timeoutMs = 120_000) => {
@@ -193,6 +200,8 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
     const previous = (await ssh.run(currentGenerationScript(o))).stdout.trim() || "(none)";
     const prevGen = generationOf(previous);
     if (prevGen === undefined) throw new StepFailed(`activate: ${o.profile} on ${job.name} has no generation to roll back to (${previous}); install the host first (--install)`);
+    known.previousGeneration = prevGen;
+    known.system = path;
     emit("copy", "start", `nix copy → ${job.target.address}`);
     const c = await runLocal(["nix", "copy", "--extra-experimental-features", "nix-command", "--to", `ssh://${job.target.user}@${job.target.address}`, path], {
       env: { ...process.env, NIX_SSHOPTS: sshOpts(ssh) },
@@ -452,5 +461,47 @@ export async function deployMany(jobs: HostJob[], o: RunOptions): Promise<HostRe
     await Promise.all(Array.from({ length: Math.min(o.concurrency, wave.length) }, worker));
   }
   for (const n of cycle ?? []) results.set(n, { host: n, kind: byName.get(n)!.kind, outcome: "skipped", detail: `dependency cycle among ${cycle!.join(", ")}`, seconds: 0 });
+  return jobs.map((j) => results.get(j.name)!);
+}
+
+export interface BatchOptions {
+  policy: Pick<RolloutPolicy, "canary" | "batchSize" | "pauseAtFailures">;
+  /** Called when a batch fails past the policy: resolve "resume" to go on, "abort" to stop. */
+  gate(p: { batch: number; reason: string }): Promise<"resume" | "abort">;
+  /** Told when each batch starts (the server shows the waves). */
+  onBatch?(batch: number, hosts: string[]): void;
+}
+
+/**
+ * deployMany in canary-first batches that pause by themselves (the rollout policy of pull nodes):
+ * a host whose dependency did not deploy in an earlier batch is skipped, as within one.
+ */
+export async function deployInBatches(jobs: HostJob[], o: RunOptions, b: BatchOptions): Promise<HostResult[]> {
+  const byName = new Map(jobs.map((j) => [j.name, j]));
+  const batches = planDeployBatches(jobs.map((j) => j.name), (n) => byName.get(n)!.dependsOn.filter((d) => byName.has(d)), b.policy);
+  const results = new Map<string, HostResult>();
+  let aborted: string | undefined;
+  for (const [i, batch] of batches.entries()) {
+    if (aborted) {
+      for (const n of batch) results.set(n, { host: n, kind: byName.get(n)!.kind, outcome: "skipped", detail: aborted, seconds: 0 });
+      continue;
+    }
+    b.onBatch?.(i, batch);
+    const runnable: HostJob[] = [];
+    for (const n of batch) {
+      const job = byName.get(n)!;
+      const blocked = job.dependsOn.filter((d) => results.has(d) && results.get(d)!.outcome !== "deployed");
+      if (blocked.length) results.set(n, { host: n, kind: job.kind, outcome: "skipped", detail: `depends on ${blocked.join(", ")}, which did not deploy`, seconds: 0 });
+      else runnable.push(job);
+    }
+    for (const r of await deployMany(runnable, o)) results.set(r.host, r);
+    const verdict = batchVerdict(i, batch.map((n) => results.get(n)!.outcome), b.policy);
+    if (verdict.pause && i < batches.length - 1) {
+      o.emit({ host: "*", phase: "rollout", status: "fail", message: `paused: ${verdict.reason}`, at: new Date().toISOString() });
+      const answer = await b.gate({ batch: i, reason: verdict.reason });
+      if (answer === "abort") aborted = `not deployed: the rollout stopped after batch ${i + 1} (${verdict.reason})`;
+      else o.emit({ host: "*", phase: "rollout", status: "info", message: `resumed after batch ${i + 1}`, at: new Date().toISOString() });
+    }
+  }
   return jobs.map((j) => results.get(j.name)!);
 }

@@ -84,7 +84,7 @@ export class SshSession {
   }
 
   /** Run a remote shell command; `stdin` (for secrets) is written and closed. Bounded by `timeoutMs`. */
-  run(command: string, opts: { stdin?: Buffer; timeoutMs?: number; holdStdin?: boolean } = {}): Promise<RunResult> {
+  run(command: string, opts: { stdin?: Buffer; timeoutMs?: number; holdStdin?: boolean; signal?: AbortSignal } = {}): Promise<RunResult> {
     const [cmd, ...args] = this.argv(command);
     return new Promise((resolve) => {
       const child = spawn(cmd!, args, { stdio: ["pipe", "pipe", "pipe"] });
@@ -93,8 +93,13 @@ export class SshSession {
       child.stdout.on("data", (d: Buffer) => out.push(d));
       child.stderr.on("data", (d: Buffer) => err.push(d));
       const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
+      // A stopping server ends its polls at once rather than waiting out their timeouts.
+      const abort = () => child.kill("SIGKILL");
+      opts.signal?.addEventListener("abort", abort, { once: true });
+      if (opts.signal?.aborted) abort();
       child.on("close", (code) => {
         clearTimeout(timer);
+        opts.signal?.removeEventListener("abort", abort);
         resolve({ code: code ?? 255, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
       });
       child.stdin.on("error", () => {});

@@ -33,9 +33,12 @@ export async function makeSecret(kind: SecretKind, label: string): Promise<Made>
     case "jwt-hex":
     case "k3s-token":
     case "wallet-password":
+    case "grafana-secret-key":
       return { value: text(randomBytes(32).toString("hex")) };
     case "headscale-preauth":
       return { value: text(randomBytes(24).toString("hex")) };
+    case "grafana-admin-password":
+      return { value: text(randomBytes(16).toString("hex")) };
     case "zfs-raw-key":
       return { value: randomBytes(32) };
     case "luks-passphrase": {

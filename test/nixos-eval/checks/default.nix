@@ -22,5 +22,7 @@
     ./caddy.nix
     ./sshd.nix
     ./iso-image.nix
+    ./grafana.nix
+    ./prometheus.nix
   ];
 }

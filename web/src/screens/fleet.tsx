@@ -7,6 +7,7 @@ import type { FleetOverview, HostRow, JobSummary } from "../../../src/server/wir
 import { api, errorMessage } from "../api";
 import { HostStatusBadge, JobStateBadge } from "../components/badges";
 import { IssueList } from "../components/issue-list";
+import { FleetHealth } from "../components/health";
 import { useFleet } from "../hooks";
 import { href, navigate } from "../router";
 
@@ -34,6 +35,7 @@ export function FleetScreen() {
         {fleet.loading && <span className="muted small">loading…</span>}
       </div>
       {!!fleet.error && <div className="banner bad">Could not load the fleet: {errorMessage(fleet.error)}</div>}
+      <FleetHealth />
       {data && <NixBanner nix={data.nix} />}
       {data && data.issues.length > 0 && <FleetIssues fleet={data} />}
       {data && <HostTable fleet={data} onChanged={fleet.reload} />}

@@ -7,6 +7,8 @@ import { HostStatusBadge } from "../components/badges";
 import { ChangesPanel } from "../components/changes-panel";
 import { HostBuilds } from "../components/host-builds";
 import { HostSecrets } from "../components/host-secrets";
+import { HostHealth } from "../components/health";
+import { UnlockPanel } from "../components/unlock";
 import { IssueList } from "../components/issue-list";
 import { SchemaForm } from "../form/schema-form";
 import { asSchema, isObj, type JsonSchema } from "../form/schema";
@@ -70,12 +72,21 @@ function HostEditorView({ detail, schema, reload }: { detail: HostDetail; schema
         </details>
       </div>
       <aside className="editor-side">
+        <HostHealth host={detail.name} />
+        {hasRemoteUnlock(detail.values) && <UnlockPanel host={detail.name} />}
         <ChangesPanel editor={editor} file={detail.file} />
         <HostSecrets secrets={detail.secrets} onChanged={reload} />
         <HostBuilds host={detail.name} formats={formats} />
       </aside>
     </div>
   );
+}
+
+/** Whether the saved host file turns on initrd SSH unlock. */
+function hasRemoteUnlock(values: unknown): boolean {
+  const sec = isObj(values) ? values.security : undefined;
+  const ru = isObj(sec) ? sec.remoteUnlock : undefined;
+  return isObj(ru) && ru.enable === true;
 }
 
 /** The boot formats a host builds: its boot.formats, else what the fleet overview said. */

@@ -6,6 +6,7 @@ import relayList from "../../../../data/mev-relays.json" with { type: "json" };
 import checkpointList from "../../../../data/checkpoint-sync.json" with { type: "json" };
 import { nix, type NixValue } from "../../nix/ast.js";
 import type { ProcessSpec, ServiceContext } from "../types.js";
+import { scrapedOverMesh } from "../../schema/monitoring.js";
 
 /**
  * Fixed uids (and gids) of the service users. NixOS hands out system uids from 999 down in the
@@ -160,9 +161,12 @@ export const resolveBind = (addr: string | undefined, ctx: ServiceContext, fallb
 
 export const addressOf = (cfg: { address?: string }, ctx: ServiceContext): string => resolveBind(cfg.address, ctx);
 
-/** Metrics listen on loopback, or on the mesh address when the service is bound to the mesh: never on a LAN or public address. */
+/**
+ * Metrics listen on loopback, or on the mesh address when the service is bound to the mesh or the
+ * fleet's Prometheus scrapes this host (over the mesh): never on a LAN or public address.
+ */
 export const metricsAddressOf = (cfg: { address?: string }, ctx: ServiceContext): string =>
-  cfg.address === "mesh" && ctx.meshAddress ? ctx.meshAddress : "127.0.0.1";
+  (cfg.address === "mesh" || scrapedOverMesh(ctx.fleet, ctx.host)) && ctx.meshAddress ? ctx.meshAddress : "127.0.0.1";
 
 /** Engine API URL of this host's execution client, or the configured endpoint. */
 export function engineUrl(cfg: ConsensusCfg, ctx: ServiceContext): string {

@@ -1,7 +1,7 @@
 // Builders that turn a client's few particulars (package, binary, default ports, argv)
 // into a full ServiceKind, so each client file holds only what is specific to it.
 import { z } from "zod";
-import { probeHost, probeUrlHost, type DataDir, type PortSpec, type PreStartStep, type ProcessSpec, type SecretNeed, type ServiceContext, type ServiceKind } from "../types.js";
+import { probeHost, probeUrlHost, type DataDir, type MetricsEndpoint, type PortSpec, type PreStartStep, type ProcessSpec, type SecretNeed, type ServiceContext, type ServiceKind } from "../types.js";
 import {
   consensusFields,
   executionFields,
@@ -26,7 +26,12 @@ interface ClientBase<C> {
   args(cfg: C, ctx: ServiceContext, net: EthNetwork): string[];
   /** Steps before every start (a wallet made once, checkpoint sync into an empty database). */
   preStart?(cfg: C, ctx: ServiceContext, net: EthNetwork): PreStartStep[];
+  /** HTTP path of the client's Prometheus endpoint (default /metrics). */
+  metricsPath?: string;
 }
+
+const metricsOf = (def: { metricsPath?: string }) => (c: { metrics: boolean; ports: { metrics: number } }): MetricsEndpoint | undefined =>
+  c.metrics ? { port: c.ports.metrics, path: def.metricsPath ?? "/metrics" } : undefined;
 
 /**
  * Where a validator client reads each key without a prompt: the keystore and its password file
@@ -102,6 +107,7 @@ export function executionClient(
       ...(c.metrics ? [{ name: "metrics", port: c.ports.metrics, protocol: "tcp", expose: "local", field: ["ports", "metrics"] } as PortSpec] : []),
     ],
     dataDirs: (c): DataDir[] => [{ path: c.dataDir, field: ["dataDir"] }],
+    metrics: metricsOf(def),
     secrets: jwtSecret,
     processes: (c, ctx) => [process(def, "execution", c, ctx, [])],
     // The Engine API answers as soon as the client runs, synced or not.
@@ -130,6 +136,7 @@ export function consensusClient(
       ...(c.metrics ? [{ name: "metrics", port: c.ports.metrics, protocol: "tcp", expose: "local", field: ["ports", "metrics"] } as PortSpec] : []),
     ],
     dataDirs: (c): DataDir[] => [{ path: c.dataDir, field: ["dataDir"] }],
+    metrics: metricsOf(def),
     secrets: jwtSecret,
     processes: (c, ctx) => [process(def, "consensus", c, ctx, after(ctx))],
     // The standard beacon API health: 200 ready, 206 syncing (normal after an update), 503 broken.
@@ -156,6 +163,7 @@ export function validatorClient(
     schema,
     ports: (c): PortSpec[] => (c.metrics ? [{ name: "metrics", port: c.ports.metrics, protocol: "tcp", expose: "local", field: ["ports", "metrics"] }] : []),
     dataDirs: (c): DataDir[] => [{ path: c.dataDir, field: ["dataDir"] }],
+    metrics: metricsOf(def),
     // Each key's keystore and password, age-encrypted in the fleet under validators/0x…, land
     // (as agenix symlinks into /run/agenix, so never in clear on disk) where the client reads them.
     secrets: (c) => [

@@ -6,6 +6,8 @@ export default executionClient({
   id: "erigon",
   packageAttr: "erigon",
   binary: "erigon",
+  // Erigon kept geth's metrics server: Prometheus text at /debug/metrics/prometheus.
+  metricsPath: "/debug/metrics/prometheus",
   defaults: { dataDir: "/var/lib/erigon", p2p: 30303, authrpc: 8551, http: 8545, metrics: 6061 },
   args: (c, ctx, net) => {
     const a = addressOf(c, ctx);

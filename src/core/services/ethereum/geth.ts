@@ -6,6 +6,9 @@ export default executionClient({
   id: "geth",
   packageAttr: "geth",
   binary: "geth",
+  // geth's metrics server serves Prometheus text at /debug/metrics/prometheus (metrics/exp/exp.go;
+  // ethpandaops' ethereum-package scrapes geth there too), /metrics is not served.
+  metricsPath: "/debug/metrics/prometheus",
   defaults: { dataDir: "/var/lib/geth", p2p: 30303, authrpc: 8551, http: 8545, metrics: 6060 },
   args: (c, ctx, net) => {
     const a = addressOf(c, ctx);

@@ -8,6 +8,8 @@ export default executionClient({
   id: "reth",
   packageAttr: "reth",
   binary: "reth",
+  // reth answers metrics on any path; its own etc/prometheus/prometheus.yml scrapes "/".
+  metricsPath: "/",
   defaults: { dataDir: "/var/lib/reth", p2p: 30303, authrpc: 8551, http: 8545, metrics: 9001 },
   args: (c, ctx, net) => {
     const a = addressOf(c, ctx);
