@@ -50,7 +50,11 @@ import { alertsFromEthHealth, ETH_ALERT_RULES, ethHealthFrom, type EthHealth } f
 import { evaluateAlerts, type AlertPolicy, type AlertState, type Notification } from "../src/core/monitor/alerts.js";
 import { readEthHealth } from "../src/node/monitor/ethereum.js";
 import { deliver, type WebhookChannel } from "../src/node/monitor/notify.js";
-import { tempDir } from "./support/fleet.js";
+import { copyExample, tempDir } from "./support/fleet.js";
+import { composeServer } from "../src/server/serve.js";
+import type { MonitorOverview } from "../src/server/wire.js";
+import { parseDocument } from "yaml";
+import { readFileSync } from "node:fs";
 import { ensureLodestarKit, interopKeystores, KEYS_LOADED, LodestarKitUnavailable, startDevChain, startValidatorClient, stopAll } from "./support/lodestar-kit.js";
 
 const REST = 19696;
@@ -162,11 +166,29 @@ test("Lodestar dev chain: synced, finalizing, validators active; a stopped valid
     assert.ok(d.every((x) => x.ok), JSON.stringify(d));
     return h;
   };
+  // The same through hearth serve's monitor: a fleet whose host (no SSH address, so no machine
+  // state) runs this beacon node, alerts to a second receiver, thresholds for a lone dev chain.
+  const serverHook = await webhookReceiver();
+  t.after(serverHook.close);
+  const fleetDir = copyExample("homestaking");
+  roots.push(fleetDir);
+  const doc = parseDocument(readFileSync(join(fleetDir, "fleet.yaml"), "utf8"));
+  doc.set("alerts", { webhook: serverHook.url, thresholds: { peersMin: 0, missedAttestations: 1 } });
+  writeFileSync(join(fleetDir, "fleet.yaml"), doc.toString());
+  const ETH_HOST = "hetzner-ephemeral-alpha";
+  const server = composeServer({ fleetDir, bind: "127.0.0.1", stateDir: join(root, "state"), monitor: { manual: true, timeoutMs: 2000, ethEndpoints: { [ETH_HOST]: { beacon: url, validators: watched } } } });
+  t.after(() => server.close());
+  const overview = async () => (await (await server.app.request("http://localhost/api/monitor")).json()) as MonitorOverview;
+  const serverPoll = () => server.monitor.pollNow();
+
   for (let i = 0; i < 3; i++) {
-    await poll();
+    await Promise.all([poll(), serverPoll()]);
     await sleep(2_000);
   }
   assert.equal(hook.got.length, 0, `a healthy chain pages nobody: ${hook.got.map((g) => g.text).join(" | ")}`);
+  const calm = (await overview()).hosts.find((h) => h.host === ETH_HOST)!;
+  assert.equal(calm.eth?.validators.length, 8, "the page shows the host's eight validators");
+  assert.deepEqual(calm.alerts, [], JSON.stringify(calm.alerts));
 
   // Stop the client of validators 6 and 7.
   const stopSlot = (await read()).consensus!.wallSlot!;
@@ -180,7 +202,7 @@ test("Lodestar dev chain: synced, finalizing, validators active; a stopped valid
   let polls = 0;
   // Until both are reported (within a couple of 16-s epochs), then 8 more polls (16 s) to show no repeat.
   while (Date.now() < pollsDeadline && (firedAt < 0 || polls < firedAt + 8)) {
-    const h = await poll();
+    const [h] = await Promise.all([poll(), serverPoll()]);
     polls++;
     for (const v of h.validators) {
       if (v.missedAttestationEpochs.length) missedBy.set(v.index!, [...(missedBy.get(v.index!) ?? []), ...v.missedAttestationEpochs]);
@@ -223,6 +245,15 @@ test("Lodestar dev chain: synced, finalizing, validators active; a stopped valid
   // A missed proposal is an event (ETH_ALERT_RULES): raised, never "resolved" when its epoch has passed.
   assert.deepEqual(hook.got.filter((g) => g.notification.kind !== "raised").map((g) => g.text), []);
   assert.ok(polls >= firedAt + 8, "several polls ran after the alert without repeating it");
+
+  // hearth serve's monitor saw the same: the page's data shows 6 and 7 missing attestations with
+  // their alerts, and its webhook heard of each exactly once.
+  const host = (await overview()).hosts.find((h) => h.host === ETH_HOST)!;
+  const keys = host.alerts.map((a) => a.key);
+  assert.ok(keys.includes("validator.6.missed") && keys.includes("validator.7.missed"), JSON.stringify(host.alerts));
+  const mine = serverHook.got.filter((g) => g.notification.host === ETH_HOST);
+  for (const i of [6, 7]) assert.equal(mine.filter((g) => g.notification.key === `validator.${i}.missed` && g.notification.kind === "raised").length, 1, mine.map((g) => g.text).join("\n"));
+  assert.deepEqual(mine.filter((g) => !/^validator\.[67]\.(missed|proposal)$/.test(g.notification.key ?? "")).map((g) => g.text), []);
 });
 
 // ---------------------------------------------------------------------------------------------

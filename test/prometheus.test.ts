@@ -2,6 +2,8 @@
 // hearth generates scraped for real: Debian's Prometheus and node_exporter as plain processes on
 // 127.0.0.1, Prometheus configured from the generated NixOS value (evaluated with real Nix), and
 // src/node/monitor/prometheus.ts reading the result back per fleet host.
+import { composeServer } from "../src/server/serve.js";
+import type { MonitorOverview } from "../src/server/wire.js";
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -277,6 +279,22 @@ test("Prometheus scrapes what hearth generates: up, CPU, memory, disk and load p
   const sigma = hosts.find((s) => s.host === "ponkila-ephemeral-sigma")!;
   assert.equal(sigma.up, 0);
   assert.equal(sigma.cpuBusyPercent, undefined);
+
+  // The page's summary (GET /api/monitor, what the fleet overview draws) reads the same Prometheus.
+  const server = composeServer({ fleetDir: dir, bind: "127.0.0.1", stateDir: mkdtempSync(join(tmpdir(), "hearth-prom-state-")), monitor: { manual: true, prometheusUrl: opts.url, timeoutMs: 2000 } });
+  try {
+    await server.monitor.pollNow();
+    const res = await server.app.request("http://localhost/api/monitor");
+    const overview = (await res.json()) as MonitorOverview;
+    assert.equal(overview.prometheus?.url, opts.url);
+    assert.equal(overview.prometheus?.error, undefined);
+    const row = overview.prometheus!.hosts.find((x) => x.host === "hetzner-ephemeral-alpha")!;
+    assert.equal(row.up, true);
+    assert.ok(typeof row.cpuBusyPercent === "number" && typeof row.memoryUsedPercent === "number" && typeof row.rootDiskUsedPercent === "number", JSON.stringify(row));
+    assert.equal(overview.prometheus!.hosts.find((x) => x.host === "ponkila-ephemeral-sigma")!.up, false);
+  } finally {
+    await server.close();
+  }
 
   // Per-target health: the node job by host, and a client's target with its host, role and client.
   const t = await targetHealth(opts);

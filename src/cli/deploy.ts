@@ -6,10 +6,11 @@ import { createInterface } from "node:readline";
 import { resolve } from "node:path";
 import { CliError, out } from "./common.js";
 import { identities, loadStore, wrap } from "./secrets.js";
-import { planPrepare, PREPARE_PHASES, type Phase } from "../core/deploy/prepare.js";
+import { PREPARE_PHASES } from "../core/deploy/prepare.js";
+import { executePrepare, planPrepareOver, preparePlanText } from "../node/deploy/prepare.js";
 import { escapeShellArg } from "../core/plan/shell.js";
-import { gatherFacts, hostTarget, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
-import { explainSsh, remoteCommand, SshSession } from "../node/deploy/ssh.js";
+import { hostTarget, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
+import { SshSession } from "../node/deploy/ssh.js";
 import { show } from "../node/secrets/store.js";
 import { readSecret } from "./prompt.js";
 import { spawn } from "node:child_process";
@@ -81,36 +82,18 @@ export function registerDeploy(program: Command): void {
   ).action(
     wrap(async (name: string, o: ConnOpts & { confirm?: string }) => {
       const store = loadStore(o.fleet);
-      const host = store.fleet.hosts.get(name);
-      if (!host) throw new CliError(`no host '${name}' in the fleet`);
       const phases = selectPhases(PREPARE_PHASES, o.phases);
       const target = hostTarget(store.fleet, store.manifest, name, tOpts(o));
       const ssh = new SshSession(target);
       try {
-        const facts = o.dryRun ? undefined : await gatherFacts(ssh);
-        if (facts && facts.uid !== 0 && !facts.sudo) throw new CliError(`${target.user} on ${name} is not root and has no passwordless sudo; log in as root or allow sudo -n`);
-        const plan = planPrepare(name, host, store.planned, facts ? { devices: facts.devices } : undefined);
-        if (plan.problems.length) throw new CliError(plan.problems.join("\n"));
-        const chosen = plan.phases.filter((p) => phases.has(p.name));
+        const { facts, chosen } = await planPrepareOver(ssh, store, name, phases, !o.dryRun);
         if (facts) out(`${name} at ${target.address}: ${facts.arch}, ${Math.round(facts.memKiB / 1024)} MiB RAM, ${facts.devices.size} disk name(s) by id${facts.nixos ? ", NixOS" : ""}`);
-        printPlan(chosen, ssh);
+        for (const line of preparePlanText(chosen, ssh)) out(line);
         if (o.dryRun) return;
-        if (chosen.some((p) => p.destructive)) {
-          const typed = o.confirm ?? (process.stdin.isTTY ? await ask(`This erases the disks listed above. Type the host's name (${name}) to continue: `) : "");
-          if (typed !== name) throw new CliError(`not confirmed (expected '${name}'); nothing was changed`);
-        }
-        const ids = chosen.some((p) => p.steps.some((s) => s.stdinSecret)) ? await identities(o.identity) : [];
-        for (const phase of chosen) {
-          out(`phase ${phase.name}`);
-          for (const step of phase.steps) {
-            const secret = step.stdinSecret ? await show(store, step.stdinSecret, ids) : undefined;
-            const r = await ssh.run(remoteCommand(target, step.argv), secret ? { stdin: secret } : {});
-            secret?.fill(0);
-            if (r.code !== 0) throw new CliError(`phase ${phase.name}, ${step.what}: failed on ${name}: ${explainSsh(r, target)}`);
-            out(`  ok  ${step.what}`);
-          }
-        }
-        out(`${name} is prepared: ${chosen.map((p) => p.name).join(", ")}`);
+        const confirm = chosen.some((p) => p.destructive)
+          ? (o.confirm ?? (process.stdin.isTTY ? await ask(`This erases the disks listed above. Type the host's name (${name}) to continue: `) : ""))
+          : undefined;
+        await executePrepare(ssh, store, name, chosen, { ...(confirm !== undefined ? { confirm } : {}), identities: () => identities(o.identity), log: out });
       } finally {
         ssh.close();
       }
@@ -142,15 +125,6 @@ export function registerDeploy(program: Command): void {
         }
       }),
     );
-}
-
-function printPlan(phases: Phase[], ssh: SshSession): void {
-  const prefix = ssh.argv("").slice(0, -1).map(escapeShellArg).join(" ");
-  out(`via: ${prefix} COMMAND`);
-  for (const p of phases) {
-    out(`phase ${p.name}${p.destructive ? " (destroys data)" : ""}:`);
-    for (const s of p.steps) out(`  ${remoteCommand(ssh.target, s.argv)}${s.stdinSecret ? `   < ${s.stdinSecret} (decrypted in memory, on stdin)` : ""}`);
-  }
 }
 
 export function registerDeployCommand(program: Command): void {

@@ -19,7 +19,10 @@ export function registerServe(program: Command): void {
     .option("--trust-proxy <addrs>", "comma-separated IP addresses of reverse proxies in front: their X-Forwarded-For names the client (login limits, audit) and X-Forwarded-Proto https makes cookies Secure")
     .option("--manual-rollouts", "new signed releases (hearth publish) wait for the Roll out button instead of rolling out by themselves")
     .option("--state-dir <dir>", "runtime state: database and artifacts (default: under ~/.local/state/hearth)")
-    .action(async (dir: string | undefined, opts: { port: string; bind: string; concurrency: string; builders?: string; stateDir?: string; trustProxy?: string; manualRollouts?: boolean }) => {
+    .option("-i, --identity <file...>", "admin age identity the server decrypts deploy keys, LUKS passphrases and the SMTP password with (default $HEARTH_IDENTITY, ~/.config/hearth/identity.txt)")
+    .option("--ssh-key <file>", "private key the server logs in to hosts with (deploy, unlock, machine state; default: ssh's own)")
+    .option("--poll-interval <s>", "seconds between checks of every host's state and Ethereum clients", "60")
+    .action(async (dir: string | undefined, opts: { port: string; bind: string; concurrency: string; builders?: string; stateDir?: string; trustProxy?: string; manualRollouts?: boolean; identity?: string[]; sshKey?: string; pollInterval: string }) => {
       let fleetDir = dir ? resolve(dir) : join(process.env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"), "hearth", "example-fleet");
       if (!dir && !existsSync(join(fleetDir, "fleet.yaml"))) {
         const { initFleet } = await import("../node/init.js");
@@ -29,6 +32,8 @@ export function registerServe(program: Command): void {
       if (!existsSync(join(fleetDir, "fleet.yaml"))) throw new CliError(`${fleetDir} has no fleet.yaml; create one with \`hearth init ${dir}\``);
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port ${opts.port} is not a port number`);
+      const pollInterval = Number(opts.pollInterval);
+      if (!Number.isFinite(pollInterval) || pollInterval < 5) throw new CliError(`--poll-interval ${opts.pollInterval}: at least 5 seconds`, 2);
       const { startServe } = await import("../server/serve.js");
       const { isLoopback, parseTrustedProxies } = await import("../server/auth.js");
       let trustedProxies: Set<string> | undefined;
@@ -46,6 +51,9 @@ export function registerServe(program: Command): void {
         ...(opts.stateDir ? { stateDir: resolve(opts.stateDir) } : {}),
         ...(trustedProxies ? { trustedProxies } : {}),
         ...(opts.manualRollouts ? { manualRollouts: true } : {}),
+        ...(opts.identity?.length ? { identityFiles: opts.identity.map((f) => resolve(f)) } : {}),
+        ...(opts.sshKey ? { sshKey: resolve(opts.sshKey) } : {}),
+        monitor: { intervalSeconds: pollInterval },
       });
       out(`hearth serves ${fleetDir} at ${s.url}  (state in ${s.stateDir})`);
       if (isLoopback(opts.bind)) out("loopback: no login; only this machine can connect");

@@ -1,9 +1,9 @@
 // `hearth serve`: one process with the HTTP API, the web UI's production build, build jobs and
 // netboot. Routes are thin: the fleet service and the job runner do the work, auth guards every
 // request, and errors.ts turns every failure into one JSON shape.
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { createReadStream, existsSync, statSync, type Stats } from "node:fs";
 import { Readable } from "node:stream";
-import { extname, join, normalize, resolve } from "node:path";
+import { extname, join, normalize, resolve, sep } from "node:path";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
@@ -12,10 +12,12 @@ import { REPO_ROOT } from "../node/fleet-dir.js";
 import { ApiFailure, errorResponse, notFound } from "./errors.js";
 import type { Auth } from "./auth.js";
 import { HostConflictFailure, hostJsonSchema, type FleetService } from "./fleet.js";
+import { fleetJsonSchema } from "./fleet.js";
 import type { PullService } from "./pull.js";
 import type { DeployService } from "./deploy.js";
 import { ROLES, type Role } from "./auth.js";
 import type { DeployRequest, PullOverview, FleetOverview, HostUpdate, JobEvent, JobSummary, LoginRequest, SetupRequest } from "./wire.js";
+import type { HostDeleteRequest, HostRenameRequest, HostSecretsRequest, NewHostRequest } from "./wire.js";
 
 /** What the routes need from the job system (src/server/jobs implements it). */
 export interface JobsPort {
@@ -66,11 +68,17 @@ export interface MonitorPort {
 const MIME: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
   ".svg": "image/svg+xml",
   ".json": "application/json",
+  ".webmanifest": "application/manifest+json",
+  ".map": "application/json",
+  ".txt": "text/plain; charset=utf-8",
   ".ico": "image/x-icon",
   ".png": "image/png",
+  ".webp": "image/webp",
+  ".woff2": "font/woff2",
 };
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
@@ -232,7 +240,7 @@ export function createApp(deps: ServerDeps): Hono {
   app.get("/api/jobs/:id/artifacts/:name", (c) => {
     const path = jobs.artifactPath(jobId(c), c.req.param("name"));
     if (!path || !existsSync(path)) throw notFound(`artifact ${c.req.param("name")}`);
-    return fileResponse(path, "application/octet-stream", c.req.param("name"));
+    return fileResponse(path, "application/octet-stream", c.req.param("name"), false, c.req.raw);
   });
 
   // Every /api path not routed above: a JSON 404, never the UI's page.
@@ -256,6 +264,65 @@ export function createApp(deps: ServerDeps): Hono {
       if (action !== "resume" && action !== "abort") throw notFound(`rollout action '${action}'`);
       const r = pull.control(c.req.param("id"), action);
       record(c, `rollout.${action}`, r.id);
+      return c.json(r);
+    });
+  }
+
+  // Issue 15, everything editable in the UI: fleet.yaml's settings, renaming and deleting a host
+  // (its secrets and mesh address with it), one host's secrets, and the guided new node.
+  {
+    const versionOf = (c: Context, b: { version?: unknown }) => {
+      const ifMatch = c.req.header("if-match")?.trim().replace(/^W\//, "").replace(/^"|"$/g, "");
+      return typeof b.version === "string" ? b.version : ifMatch && ifMatch !== "*" ? ifMatch : undefined;
+    };
+    app.get("/api/schema/fleet", (c) => c.json(fleetJsonSchema()));
+    app.get("/api/fleet/settings", async (c) => {
+      await fleet.settled();
+      const f = await fleet.fleetSettings();
+      c.header("etag", `"${f.version}"`);
+      c.header("cache-control", "no-store");
+      return c.json(f);
+    });
+    app.put("/api/fleet/settings", async (c) => {
+      const b = await body<HostUpdate>(c);
+      const version = versionOf(c, b);
+      try {
+        const r = await fleet.updateFleet(b.values, b.dryRun === true, { ...(version ? { version } : {}), ...(typeof b.baseYaml === "string" ? { yaml: b.baseYaml } : {}) });
+        if (r.written) record(c, "fleet.update", "fleet.yaml", r.diff);
+        return c.json(r);
+      } catch (e) {
+        if (e instanceof HostConflictFailure) return c.json(e.body, 409);
+        throw e;
+      }
+    });
+    app.post("/api/hosts/from-template", async (c) => {
+      const b = await body<Partial<NewHostRequest>>(c);
+      const r = await fleet.newHost({ template: String(b.template ?? ""), name: String(b.name ?? ""), set: Array.isArray(b.set) ? b.set : [], dryRun: b.dryRun === true });
+      if (r.created) record(c, "host.create", r.name, `from template ${b.template} (guided)`);
+      return c.json(r, r.created ? 201 : 200);
+    });
+    app.get("/api/templates/:name", async (c) => c.json(await fleet.template(c.req.param("name"))));
+    app.post("/api/hosts/:name/rename", async (c) => {
+      const b = await body<Partial<HostRenameRequest>>(c);
+      const name = c.req.param("name");
+      const r = await fleet.renameHost(name, String(b.to ?? ""), b.dryRun === true);
+      if (r.done) record(c, "host.rename", name, `to ${r.to}; secrets moved: ${r.secrets.length}${r.meshAddress ? `; mesh address ${r.meshAddress} kept` : ""}`);
+      return c.json(r);
+    });
+    app.delete("/api/hosts/:name", async (c) => {
+      const b = await body<Partial<HostDeleteRequest>>(c);
+      const name = c.req.param("name");
+      const r = await fleet.deleteHost(name, typeof b.confirm === "string" ? b.confirm : undefined, b.dryRun === true);
+      if (r.done) record(c, "host.delete", name, `secrets deleted: ${r.secrets.length}${r.meshAddress ? `; mesh address ${r.meshAddress} freed` : ""}`);
+      return c.json(r);
+    });
+    app.get("/api/hosts/:name/secrets/rotatable", async (c) => c.json(await fleet.hostRotatable(c.req.param("name"))));
+    app.post("/api/hosts/:name/secrets", async (c) => {
+      const b = await body<Partial<HostSecretsRequest>>(c);
+      const name = c.req.param("name");
+      const rotate = typeof b.rotate === "string" && b.rotate ? b.rotate : undefined;
+      const r = await fleet.hostSecrets(name, rotate);
+      record(c, rotate ? "secrets.rotate" : "secrets.generate", name, rotate ? `${rotate}${r.reencrypted.length ? `; re-encrypted ${r.reencrypted.join(", ")}` : ""}` : r.created.join(", ") || "nothing missing");
       return c.json(r);
     });
   }
@@ -292,6 +359,20 @@ export function createApp(deps: ServerDeps): Hono {
       const host = c.req.param("host");
       record(c, "deploy.rollback", host, `deploy ${c.req.param("id")}`);
       return c.json(await deploy.rollback(deployId(c), host, auth.userOf(c)));
+    });
+    app.get("/api/hosts/:name/prepare", async (c) => c.json(await deploy.preparePlan(c.req.param("name"))));
+    app.post("/api/hosts/:name/prepare", async (c) => {
+      const b = await body<{ confirm?: unknown }>(c);
+      const name = c.req.param("name");
+      const confirm = typeof b.confirm === "string" ? b.confirm : undefined;
+      try {
+        const r = await deploy.prepare(name, confirm);
+        record(c, "prepare", name, "disks formatted, subvolumes made, keys placed");
+        return c.json(r);
+      } catch (e) {
+        record(c, "prepare.failed", name, (e as Error).message.slice(0, 200));
+        throw e;
+      }
     });
     app.post("/api/hosts/:name/unlock", async (c) => {
       const b = await body<{ passphrase?: unknown }>(c);
@@ -354,32 +435,158 @@ export function createApp(deps: ServerDeps): Hono {
     if (!job) throw notFound(`a successful kexec build of '${host}'`);
     const path = jobs.artifactPath(job.id, file);
     if (!path || !existsSync(path)) throw notFound(`${file} in build ${job.id} of '${host}'`);
-    return fileResponse(path, file.endsWith(".ipxe") ? "text/plain; charset=utf-8" : "application/octet-stream");
+    return fileResponse(path, file.endsWith(".ipxe") ? "text/plain; charset=utf-8" : "application/octet-stream", undefined, false, c.req.raw);
   });
 
   // The UI: files from the production build; every other path is the app's index.html.
   app.get("*", (c) => {
-    const rel = normalize(decodeURIComponent(new URL(c.req.url).pathname)).replace(/^(\.\.(\/|$))+/, "");
-    const candidate = resolve(webDir, "." + rel);
-    if (candidate.startsWith(resolve(webDir)) && existsSync(candidate) && statSync(candidate).isFile())
-      return fileResponse(candidate, MIME[extname(candidate)] ?? "application/octet-stream", undefined, rel.startsWith("/assets/"));
+    let rel: string;
+    try {
+      rel = normalize(decodeURIComponent(new URL(c.req.url).pathname)).replace(/^(\.\.(\/|$))+/, "");
+    } catch {
+      return c.text("malformed path", 400);
+    }
+    const root = resolve(webDir);
+    const candidate = resolve(root, "." + rel);
+    if (candidate.startsWith(root + sep) && existsSync(candidate) && statSync(candidate).isFile())
+      return fileResponse(candidate, MIME[extname(candidate)] ?? "application/octet-stream", undefined, rel.startsWith("/assets/"), c.req.raw);
     const index = join(webDir, "index.html");
     if (!existsSync(index)) return c.text("hearth's web UI is not built: run `npm run build:web` (npm ci does it), then reload.", 503);
-    return fileResponse(index, MIME[".html"]!);
+    return fileResponse(index, MIME[".html"]!, undefined, false, c.req.raw);
   });
   return app;
 }
 
-function fileResponse(path: string, type: string, downloadName?: string, immutable = false): Response {
+// ---- files: the UI's build, artifacts, netboot ------------------------------------------------
+
+/** Compressions the UI build carries next to its files (web/vite.config.ts writes them), best first. */
+const PRECOMPRESSED = [
+  { coding: "br", suffix: ".br" },
+  { coding: "gzip", suffix: ".gz" },
+] as const;
+
+/** Types worth compressing: text. Images, fonts and boot media are compressed already or huge. */
+const COMPRESSIBLE = /^(text\/|application\/(json|manifest\+json|javascript)|image\/svg\+xml)/;
+
+/**
+ * A file as an HTTP response. With the request (the UI's files) it also negotiates
+ * Content-Encoding from the precompressed `.br`/`.gz` siblings the build wrote, answers
+ * conditional requests and HEAD without opening the file, and serves byte ranges of the plain
+ * file. Hashed UI files (`immutable`) are cached for a year; everything else from the UI is
+ * revalidated every time (`no-cache`), so a new build shows on the next load.
+ *
+ *     fileResponse(path, "text/javascript; charset=utf-8", undefined, true, c.req.raw)
+ */
+function fileResponse(path: string, type: string, downloadName?: string, immutable = false, req?: Request): Response {
   const headers: Record<string, string> = {
     "content-type": type,
-    "content-length": String(statSync(path).size),
     "x-content-type-options": "nosniff",
-    ...(immutable ? { "cache-control": "public, max-age=31536000, immutable" } : {}),
     ...(downloadName ? { "content-disposition": `attachment; filename="${downloadName.replace(/"/g, "")}"` } : {}),
   };
-  // Streamed: ISO and SD images are large.
-  return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, { headers });
+  if (!req) {
+    if (immutable) headers["cache-control"] = "public, max-age=31536000, immutable";
+    headers["content-length"] = String(statSync(path).size);
+    // Streamed: ISO and SD images are large.
+    return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, { headers });
+  }
+
+  headers["cache-control"] = immutable ? "public, max-age=31536000, immutable" : "no-cache";
+  const compressible = COMPRESSIBLE.test(type);
+  if (compressible) headers["vary"] = "Accept-Encoding";
+  const plain = statSync(path);
+  const range = req.headers.get("range");
+  // A range is of the plain bytes (ranges of a compressed body would be of that encoding only).
+  let file = path;
+  let size = plain.size;
+  let mtime = plain.mtimeMs;
+  if (compressible && range === null) {
+    const accepted = acceptedCodings(req.headers.get("accept-encoding"));
+    // The client's preference (q) first; on a tie, the smaller Brotli.
+    const ranked = PRECOMPRESSED.filter((p) => accepted.has(p.coding)).sort((a, b) => accepted.get(b.coding)! - accepted.get(a.coding)!);
+    for (const p of ranked) {
+      const s = statOrUndefined(path + p.suffix);
+      // Older than the file: left over from a previous build, not this file's bytes.
+      if (!s?.isFile() || s.mtimeMs < plain.mtimeMs) continue;
+      file = path + p.suffix;
+      size = s.size;
+      mtime = s.mtimeMs;
+      headers["content-encoding"] = p.coding;
+      break;
+    }
+  }
+  // Each encoding is its own representation, with its own tag.
+  const etag = `W/"${size.toString(16)}-${Math.floor(mtime).toString(16)}${headers["content-encoding"] ? `-${headers["content-encoding"]}` : ""}"`;
+  headers["etag"] = etag;
+  headers["last-modified"] = new Date(plain.mtimeMs).toUTCString();
+  const head = req.method === "HEAD";
+  const ifNoneMatch = req.headers.get("if-none-match");
+  if (ifNoneMatch !== null && ifNoneMatch.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
+    delete headers["content-type"];
+    return new Response(null, { status: 304, headers });
+  }
+
+  if (!compressible || range !== null) headers["accept-ranges"] = "bytes";
+  const r = range === null ? undefined : byteRange(range, size);
+  if (r === "unsatisfiable") {
+    headers["content-range"] = `bytes */${size}`;
+    headers["content-length"] = "0";
+    return new Response(null, { status: 416, headers });
+  }
+  if (r) {
+    headers["content-range"] = `bytes ${r.start}-${r.end}/${size}`;
+    headers["content-length"] = String(r.end - r.start + 1);
+    const body = head ? null : (Readable.toWeb(createReadStream(file, { start: r.start, end: r.end })) as ReadableStream);
+    return new Response(body, { status: 206, headers });
+  }
+  headers["content-length"] = String(size);
+  // HEAD: no stream is opened (Hono would drop its body unread, leaving the file open).
+  return new Response(head ? null : (Readable.toWeb(createReadStream(file)) as ReadableStream), { headers });
+}
+
+/** Content-codings an Accept-Encoding header allows (q > 0) with their q, of those hearth has files for. */
+function acceptedCodings(header: string | null): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!header) return out;
+  const q = new Map<string, number>();
+  for (const part of header.split(",")) {
+    const [name, ...params] = part.trim().toLowerCase().split(";");
+    if (!name) continue;
+    const qp = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    const value = qp === undefined ? 1 : Number(qp.slice(2));
+    q.set(name.trim(), Number.isFinite(value) ? value : 0);
+  }
+  for (const { coding } of PRECOMPRESSED) {
+    const v = q.get(coding) ?? (coding === "gzip" ? q.get("x-gzip") : undefined) ?? q.get("*");
+    if (v !== undefined && v > 0) out.set(coding, v);
+  }
+  return out;
+}
+
+/**
+ * One byte range of a `size`-byte body from a Range header (RFC 9110 14.1.2): undefined when the
+ * header is not one bytes range (the whole body is sent), "unsatisfiable" when it starts past the end.
+ */
+function byteRange(header: string, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size) return "unsatisfiable";
+  if (end < start) return undefined;
+  return { start, end };
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface Started {

@@ -3,6 +3,7 @@
 // statement is a few microseconds and keeps the job state machine free of interleavings.
 import Database from "better-sqlite3";
 import type { Artifact, JobProgress, JobState, JobSummary } from "./wire.js";
+import { failureSummary } from "./jobs/nix-log.js";
 
 export interface NewBuildJob {
   kind: "build";
@@ -520,6 +521,8 @@ export function toSummary(job: JobRow, artifacts: ArtifactRow[]): JobSummary {
   if (job.startedAt !== undefined) s.startedAt = job.startedAt;
   if (job.finishedAt !== undefined) s.finishedAt = job.finishedAt;
   if (job.reason !== undefined) s.reason = job.reason;
+  const summary = failureSummary(job);
+  if (summary !== undefined) s.failureSummary = summary;
   return s;
 }
 

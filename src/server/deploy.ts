@@ -13,7 +13,9 @@ import { planFleetDir, PlanRefused, writeFlake } from "../node/fleet-plan.js";
 import type { LoadedIdentity } from "../node/secrets/age.js";
 import { hostJobs, deployPlanText } from "../node/deploy/jobs.js";
 import { deployInBatches, type DeployEvent, type HostJob, type HostResult } from "../node/deploy/deploy.js";
-import { gatherFacts, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
+import { gatherFacts, hostTarget, initrdTarget, type TargetOptions } from "../node/deploy/target.js";
+import { planPrepareOver, preparePlanText, runPrepare } from "../node/deploy/prepare.js";
+import { PREPARE_PHASES } from "../core/deploy/prepare.js";
 import { explainSsh, SshSession } from "../node/deploy/ssh.js";
 import { unlockOverInitrd } from "../node/deploy/unlock.js";
 import { show } from "../node/secrets/store.js";
@@ -75,6 +77,8 @@ const now = () => new Date().toISOString();
 
 export class DeployService {
   private readonly live = new Map<number, Live>();
+  /** Set when the server stops: background plans and deploys write nothing more. */
+  private closed = false;
   private readonly dir: string;
   private readonly db: Db;
 
@@ -147,6 +151,7 @@ export class DeployService {
   }
 
   private setStatus(id: number, status: DeployStatus, patch: { paused?: string | null; error?: string } = {}): void {
+    if (this.closed) return;
     if (patch.error !== undefined) {
       const r = this.db.sql.prepare(`SELECT options FROM deploys WHERE id = ?`).get(id) as { options: string };
       this.db.sql.prepare(`UPDATE deploys SET options = ? WHERE id = ?`).run(JSON.stringify({ ...JSON.parse(r.options), error: patch.error }), id);
@@ -208,7 +213,7 @@ export class DeployService {
   private async plan(id: number, jobs: HostJob[], store: Parameters<typeof deployPlanText>[2], files: Map<string, Record<string, string>>): Promise<void> {
     const o = this.deployOptions();
     const plans = new Map<string, DeployHostPlan>();
-    const save = () => this.db.sql.prepare(`UPDATE deploys SET plan = ?, updated_at = ? WHERE id = ?`).run(JSON.stringify(jobs.map((j) => plans.get(j.name)).filter(Boolean)), now(), id);
+    const save = () => !this.closed && this.db.sql.prepare(`UPDATE deploys SET plan = ?, updated_at = ? WHERE id = ?`).run(JSON.stringify(jobs.map((j) => plans.get(j.name)).filter(Boolean)), now(), id);
     const queue = [...jobs];
     const worker = async () => {
       for (let job = queue.shift(); job; job = queue.shift()) {
@@ -217,6 +222,7 @@ export class DeployService {
       }
     };
     await Promise.all(Array.from({ length: Math.min(PLAN_CONCURRENCY, jobs.length) }, worker));
+    if (this.closed) return;
     const status = (this.db.sql.prepare(`SELECT status FROM deploys WHERE id = ?`).get(id) as { status: DeployStatus }).status;
     if (status === "planning") this.setStatus(id, "ready");
   }
@@ -310,7 +316,7 @@ export class DeployService {
         if (Date.now() - last < 1000) return;
         live.lastProgressWrite.set(e.host, Date.now());
       }
-      append.run(id, ++live.seq, JSON.stringify(e));
+      if (!this.closed) append.run(id, ++live.seq, JSON.stringify(e));
     };
     const results = await deployInBatches(jobs, { ...o, emit }, {
       policy: d.policy,
@@ -324,6 +330,7 @@ export class DeployService {
         }),
     });
     for (const r of results) this.applyResult(live, r);
+    if (this.closed) return;
     // What each deployed host got becomes the base of its next configuration diff.
     const files = hostFiles(planned.plan.files);
     const keep = this.db.sql.prepare(`INSERT INTO deployed_configs (host, deploy_id, files, system) VALUES (?, ?, ?, ?) ON CONFLICT (host) DO UPDATE SET deploy_id = excluded.deploy_id, files = excluded.files, system = excluded.system`);
@@ -341,6 +348,7 @@ export class DeployService {
   }
 
   private finish(id: number, live: Live): void {
+    if (this.closed) return;
     this.db.sql.prepare(`UPDATE deploys SET results = ?, updated_at = ? WHERE id = ?`).run(JSON.stringify([...live.lines.values()]), now(), id);
     this.live.delete(id);
   }
@@ -424,8 +432,54 @@ export class DeployService {
     }
   }
 
+  // ---- prepare (RAM-booted hosts' disks) --------------------------------------------------------
+
+  /** What `prepare` would run on the host now, facts gathered over SSH (read-only). */
+  async preparePlan(host: string): Promise<{ host: string; facts?: string; planText: string[]; destructive: boolean }> {
+    const { store, target } = this.prepareTarget(host);
+    const ssh = new SshSession(target);
+    try {
+      const { facts, chosen } = await planPrepareOver(ssh, store, host, new Set(PREPARE_PHASES));
+      return {
+        host,
+        ...(facts ? { facts: `${facts.arch}, ${Math.round(facts.memKiB / 1024)} MiB RAM, ${facts.devices.size} disk name(s) by id` } : {}),
+        planText: preparePlanText(chosen, ssh),
+        destructive: chosen.some((p) => p.destructive),
+      };
+    } catch (e) {
+      if (e instanceof UserError) throw new ApiFailure(422, "invalid", e.message);
+      throw e;
+    } finally {
+      ssh.close();
+    }
+  }
+
+  /** Format and place keys; a destructive phase runs only with the host's name typed back. */
+  async prepare(host: string, confirm: string | undefined): Promise<{ log: string[] }> {
+    const { store, target } = this.prepareTarget(host);
+    const log: string[] = [];
+    try {
+      await runPrepare(store, host, target, { phases: new Set(PREPARE_PHASES), ...(confirm !== undefined ? { confirm } : {}), identities: this.o.identities, log: (l) => log.push(l) });
+    } catch (e) {
+      if (e instanceof UserError) throw new ApiFailure(422, "invalid", e.message);
+      throw e;
+    }
+    return { log };
+  }
+
+  private prepareTarget(host: string) {
+    const planned = planFleetDir(this.dir, { requireSecrets: false });
+    try {
+      return { store: planned.store, target: hostTarget(planned.store.fleet, planned.store.manifest, host, this.o.target ?? {}) };
+    } catch (e) {
+      if (e instanceof UserError) throw new ApiFailure(422, "invalid", e.message);
+      throw e;
+    }
+  }
+
   /** Rollouts waiting on a gate end when the server stops (their hosts keep what they have). */
   close(): void {
+    this.closed = true;
     for (const l of this.live.values()) l.gate?.("abort");
   }
 }

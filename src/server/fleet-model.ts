@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createTwoFilesPatch } from "diff";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { hostSchema } from "../core/schema/fleet.js";
+import { fleetSchema, hostSchema } from "../core/schema/fleet.js";
 import { instantiateTemplate, mergeYaml, syncYaml } from "../core/fleet/edit.js";
 import { HOST_FILE } from "../core/fleet/load.js";
 import { formatsOf, FORMATS } from "../core/features/formats.js";
@@ -19,7 +19,27 @@ import { generate, invalidHostFiles, openStore, status as secretsStatus } from "
 import { planFleetDir, PlanRefused, recordMeshAddresses, writeFlake } from "../node/fleet-plan.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
 import { ApiFailure, invalid, notFound } from "./errors.js";
-import type { FleetOverview, HostConflict, HostDetail, HostRow, HostUpdateResult, MeshWire, WireIssue } from "./wire.js";
+import { applyDelete, applyRename, HostChangeRefused, planDelete, planRename, type HostChangePlan, type HostChangeResult } from "../node/fleet-hosts.js";
+import { generateForHost, rotatable, rotationNotes } from "../node/secrets/host-secrets.js";
+import { loadIdentityFile, SecretError, type LoadedIdentity } from "../node/secrets/age.js";
+import { clientSwitches } from "../node/client-switch.js";
+import { fillTemplate, instructionsOf, placeholderIssues, templateFields } from "../node/new-host.js";
+import type {
+  FleetOverview,
+  FleetSettingsDetail,
+  HostChangeWire,
+  HostConflict,
+  HostDetail,
+  HostEditResult,
+  HostRow,
+  HostSecretsResult,
+  HostUpdateResult,
+  MeshWire,
+  NewHostRequest,
+  NewHostResult,
+  TemplateDetail,
+  WireIssue,
+} from "./wire.js";
 
 const TEMPLATES = join(REPO_ROOT, "templates");
 export type FleetBase = Omit<FleetOverview, "nix">;
@@ -155,18 +175,42 @@ export class FleetModel {
   /**
    * Apply form values to the host file; `dryRun` answers with the diff and findings only. A write
    * needs `version` (HostDetail.version; 428 without it): a file that changed since answers 409
-   * (HostConflict) and nothing is written, so a save never undoes a change made on disk.
+   * (HostConflict) and nothing is written, so a save never undoes a change made on disk. A client
+   * switch (consensus lighthouse → teku) is answered with what happens to the old client's data.
    */
-  update(name: string, values: unknown, dryRun: boolean, base: { version?: string; yaml?: string } = {}): HostUpdateResult {
+  update(name: string, values: unknown, dryRun: boolean, base: { version?: string; yaml?: string } = {}): HostEditResult {
     const file = this.hostFile(name);
-    if (typeof values !== "object" || values === null || Array.isArray(values)) throw invalid("values must be an object of the host file's fields");
+    const { result, after } = this.editFile(file, values, dryRun, base, `GET /api/hosts/${name}`);
+    const switches = clientSwitches(name, this.validated(), values, after);
+    return switches.length ? { ...result, clientSwitches: switches } : result;
+  }
+
+  /** fleet.yaml for the settings form. */
+  fleetSettings(): FleetSettingsDetail {
+    const file = "fleet.yaml";
+    if (!existsSync(join(this.dir, file))) throw notFound("fleet.yaml");
+    const bytes = readFileSync(join(this.dir, file));
+    const yaml = bytes.toString("utf8");
+    const v = this.validated();
+    return { file, yaml, values: safeParse(yaml), version: versionOf(bytes), issues: v.issues.filter((i) => i.file === file).map(wire) };
+  }
+
+  /** Apply the settings form's values to fleet.yaml: as `update` does for a host file. */
+  updateFleet(values: unknown, dryRun: boolean, base: { version?: string; yaml?: string } = {}): HostUpdateResult {
+    if (!existsSync(join(this.dir, "fleet.yaml"))) throw notFound("fleet.yaml");
+    return this.editFile("fleet.yaml", values, dryRun, base, "GET /api/fleet/settings").result;
+  }
+
+  /** One fleet file from form values: comments kept, validated, version-checked, written atomically. */
+  private editFile(file: string, values: unknown, dryRun: boolean, base: { version?: string; yaml?: string }, getter: string): { result: HostUpdateResult; after: Validated } {
+    if (typeof values !== "object" || values === null || Array.isArray(values)) throw invalid(`values must be an object of ${file}'s fields`);
     // A host file has hundreds of values; the YAML library's maps grow in quadratic time, so a
     // hostile 40,000-key save would hold the server for a minute. Refused before any work.
     const n = countValues(values, MAX_HOST_VALUES);
-    if (n > MAX_HOST_VALUES) throw invalid(`the host's values hold more than ${MAX_HOST_VALUES} entries; a host file is far smaller: nothing was written`);
+    if (n > MAX_HOST_VALUES) throw invalid(`the values hold more than ${MAX_HOST_VALUES} entries; ${file} is far smaller: nothing was written`);
     // A write must say what it started from: without it, a save could undo a change made on disk.
     if (!dryRun && base.version === undefined)
-      throw new ApiFailure(428, "precondition_required", `send the version the edit started from (GET /api/hosts/${name} answers it as \`version\` and as the ETag) in \`version\` or If-Match; nothing was written`);
+      throw new ApiFailure(428, "precondition_required", `send the version the edit started from (${getter} answers it as \`version\` and as the ETag) in \`version\` or If-Match; nothing was written`);
     const bytes = readFileSync(join(this.dir, file));
     const before = bytes.toString("utf8");
     if (base.version !== undefined && base.version !== versionOf(bytes)) throw this.conflict(file, values as Record<string, unknown>, before, versionOf(bytes), base);
@@ -185,7 +229,7 @@ export class FleetModel {
       writeFileAtomic(join(this.dir, file), after);
       this.changed();
     }
-    return { diff, yaml: after, written: !dryRun && after !== before, version: versionOf(Buffer.from(after, "utf8")), issues };
+    return { result: { diff, yaml: after, written: !dryRun && after !== before, version: versionOf(Buffer.from(after, "utf8")), issues }, after: v };
   }
 
   private conflict(file: string, values: Record<string, unknown>, current: string, version: string, base: { version?: string; yaml?: string }): HostConflictFailure {
@@ -236,6 +280,115 @@ export class FleetModel {
     const r = await generate(openStore(this.dir, v.fleet));
     this.changed();
     return { created: [...r.created, ...r.rotated] };
+  }
+
+  /** Rename a host (dry run: what would change); its secrets and mesh address move with it. */
+  async renameHost(name: string, to: string, dryRun: boolean, identityFiles?: string[]): Promise<HostChangeWire> {
+    return this.hostChange(async () => {
+      if (dryRun) return changeWire(planRename(this.dir, name, to));
+      const r = await applyRename(this.dir, name, to, await loadIdentities(identityFiles));
+      this.changed();
+      return changeWire(r);
+    });
+  }
+
+  /** Delete a host after its name was typed; refused while other hosts depend on it. */
+  async deleteHost(name: string, confirm: string | undefined, dryRun: boolean, identityFiles?: string[]): Promise<HostChangeWire> {
+    return this.hostChange(async () => {
+      if (dryRun) return changeWire(planDelete(this.dir, name));
+      const r = await applyDelete(this.dir, name, confirm ?? "", await loadIdentities(identityFiles));
+      this.changed();
+      return changeWire(r);
+    });
+  }
+
+  private async hostChange(run: () => Promise<HostChangeWire>): Promise<HostChangeWire> {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof HostChangeRefused) {
+        // A write may have happened before a later step failed: the next read validates afresh.
+        this.changed();
+        if (e.status === 404) throw notFound(e.message.replace(/ does not exist$/, ""));
+        throw new ApiFailure(e.status, e.status === 409 ? "conflict" : "invalid", e.message, e.issues.map(wire));
+      }
+      if (e instanceof SecretError) {
+        this.changed();
+        throw invalid(e.message);
+      }
+      throw e;
+    }
+  }
+
+  /** One host's secrets: generate what it lacks, or rotate one of its own (`rotate`: a key). */
+  async hostSecrets(name: string, rotate: string | undefined, identityFiles?: string[]): Promise<HostSecretsResult> {
+    this.hostFile(name);
+    const v = this.validated();
+    if (!v.fleet || !v.ok) throw invalid("the fleet is not valid; fix the findings first", v.issues.map(wire));
+    if (!v.fleet.hosts.has(name)) throw invalid(`${this.hostFile(name)} does not load`, v.issues.map(wire));
+    try {
+      const s = openStore(this.dir, v.fleet);
+      const r = await generateForHost(s, name, rotate, rotate ? await loadIdentities(identityFiles) : undefined);
+      this.changed();
+      return { created: r.created, rotated: r.rotated, stale: r.stale, unset: r.unset, reencrypted: r.reencrypted, notes: r.notes, rotatable: rotatable(s, name) };
+    } catch (e) {
+      this.changed();
+      if (e instanceof SecretError) throw invalid(e.message);
+      throw e;
+    }
+  }
+
+  /** The secrets of a host that can be rotated from the UI, with what a rotation means. */
+  hostRotatable(name: string): { key: string; notes: string[] }[] {
+    this.hostFile(name);
+    const v = this.validated();
+    if (!v.fleet?.hosts.has(name)) return [];
+    const s = openStore(this.dir, v.fleet, invalidHostFiles(v));
+    return rotatable(s, name).map((key) => ({ key, notes: rotationNotes(s, name, key) }));
+  }
+
+  /** A template: its instructions (leading comments), text, and the fields the new-node form asks for. */
+  template(name: string): TemplateDetail {
+    if (!this.templates().includes(name)) throw notFound(`template '${name}'`);
+    const yaml = readFileSync(join(TEMPLATES, `${name}.yaml`), "utf8");
+    return { name, instructions: instructionsOf(yaml), yaml, values: safeParse(yaml), fields: templateFields(yaml) };
+  }
+
+  /**
+   * The guided new node: the template with the essentials filled in, validated with the fleet and
+   * checked for placeholders left (CHANGE_ME); created only when neither finds an error.
+   */
+  newHost(req: NewHostRequest): NewHostResult {
+    const name = String(req.name ?? "");
+    const template = String(req.template ?? "");
+    if (!this.templates().includes(template)) throw invalid(`no template '${template}'; available: ${this.templates().join(", ")}`);
+    const file = `hosts/${name || "NAME"}.yaml`;
+    const issues: WireIssue[] = [];
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name))
+      issues.push({ severity: "error", file, path: ["name"], message: name ? `'${name}' is not a host name` : "the host needs a name", hint: "a DNS label: lower-case letters, digits and '-', at most 63" });
+    else if (existsSync(join(this.dir, `hosts/${name}.yaml`)) || existsSync(join(this.dir, `hosts/${name}.yml`)))
+      issues.push({ severity: "error", file, path: ["name"], message: `a host ${name} exists already`, hint: "choose another name" });
+    const set = Array.isArray(req.set) ? req.set.filter((s) => s && Array.isArray(s.path) && s.path.length > 0 && s.path.every((p) => typeof p === "string" || typeof p === "number")) : [];
+    if (set.length > 200) throw invalid("too many values for a new host");
+    let text: string;
+    try {
+      text = fillTemplate(readFileSync(join(TEMPLATES, `${template}.yaml`), "utf8"), name || "new-host", set.filter((s) => !(s.path.length === 1 && s.path[0] === "name")));
+    } catch (e) {
+      throw invalid(`${file}: ${(e as Error).message}`);
+    }
+    issues.push(...placeholderIssues(file, text).map(wire));
+    const v = validateFleetDir(this.dir, { [file]: text });
+    issues.push(...v.issues.filter((i) => !issues.some((j) => j.file === i.file && JSON.stringify(j.path) === JSON.stringify(i.path) && j.message === i.message)).map(wire));
+    const errors = issues.some((i) => i.severity === "error");
+    if (req.dryRun || errors) {
+      if (!req.dryRun) throw invalid(`${file} is not ready: ${issues.filter((i) => i.severity === "error").length} finding(s) to fix; nothing was written`, issues);
+      return { name, file, yaml: text, issues, created: false };
+    }
+    this.persistMesh();
+    writeFileAtomic(join(this.dir, file), text);
+    this.changed();
+    this.persistMesh();
+    return { name, file, yaml: text, issues, created: true };
   }
 
   /** Regenerate the flake and name the attribute that builds `host` in `format`. */
@@ -353,3 +506,33 @@ export class HostConflictFailure extends ApiFailure {
 let schemaMemo: unknown;
 /** The host file's JSON Schema (built once: it depends on hearth's code only). */
 export const hostJsonSchema = () => (schemaMemo ??= z.toJSONSchema(hostSchema, { io: "input", unrepresentable: "any" }));
+
+/** The identities the server decrypts with, loaded in this thread from their files. */
+async function loadIdentities(files?: string[]): Promise<LoadedIdentity[] | undefined> {
+  if (!files?.length) return undefined;
+  const out: LoadedIdentity[] = [];
+  for (const f of files) out.push(...(await loadIdentityFile(f)));
+  return out;
+}
+
+/** A rename or delete plan (or its result) as the API answers it. */
+function changeWire(p: HostChangePlan | HostChangeResult): HostChangeWire {
+  return {
+    action: p.action,
+    host: p.host,
+    ...(p.to ? { to: p.to } : {}),
+    writes: Object.keys(p.writes),
+    removes: p.removes,
+    diffs: p.diffs,
+    secrets: p.secrets,
+    ...(p.meshAddress ? { meshAddress: p.meshAddress } : {}),
+    references: p.references.map((r) => ({ file: r.file, path: r.path, ...(r.line !== undefined ? { line: r.line } : {}), what: r.what, ...(r.host ? { host: r.host } : {}), rewritten: !!r.rewrite })),
+    issues: p.issues.map(wire),
+    notes: p.notes,
+    ...("reencrypted" in p ? { done: true, reencrypted: p.reencrypted, stale: p.stale } : { done: false }),
+  };
+}
+
+let fleetSchemaMemo: unknown;
+/** fleet.yaml's JSON Schema, for the fleet settings form (built once, like the host's). */
+export const fleetJsonSchema = () => (fleetSchemaMemo ??= z.toJSONSchema(fleetSchema, { io: "input", unrepresentable: "any" }));

@@ -8,12 +8,53 @@ import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { ApiFailure } from "./errors.js";
+import { UserError } from "../node/errors.js";
 import { fleetFingerprint, HostConflictFailure, type FleetBase, type FleetModel } from "./fleet-model.js";
-import type { FleetOverview, HostConflict, HostDetail, HostUpdateResult, JobSummary, WireIssue } from "./wire.js";
+import type { LoadedIdentity } from "../node/secrets/age.js";
+import type {
+  FleetOverview,
+  FleetSettingsDetail,
+  HostChangeWire,
+  HostConflict,
+  HostDetail,
+  HostEditResult,
+  HostSecretsResult,
+  HostUpdateResult,
+  JobSummary,
+  NewHostRequest,
+  NewHostResult,
+  RotatableSecret,
+  TemplateDetail,
+  WireIssue,
+} from "./wire.js";
 
-export { HostConflictFailure, hostJsonSchema } from "./fleet-model.js";
+export { HostConflictFailure, fleetJsonSchema, hostJsonSchema } from "./fleet-model.js";
 
-type Method = "overview" | "host" | "update" | "create" | "templates" | "generateSecrets" | "prepareBuild";
+export interface FleetServiceOptions {
+  /**
+   * The admin identities the server decrypts with (serve.ts: --identity, $HEARTH_IDENTITY or
+   * ~/.config/hearth/identity.txt). Renames, deletes and SSH host key rotations re-encrypt with
+   * them; the worker thread loads the same files itself, so no key crosses a message.
+   */
+  identities?: () => Promise<LoadedIdentity[]>;
+}
+
+type Method =
+  | "overview"
+  | "host"
+  | "update"
+  | "create"
+  | "templates"
+  | "generateSecrets"
+  | "prepareBuild"
+  | "fleetSettings"
+  | "updateFleet"
+  | "renameHost"
+  | "deleteHost"
+  | "hostSecrets"
+  | "hostRotatable"
+  | "template"
+  | "newHost";
 export interface WorkerCall {
   id: number;
   generation: number;
@@ -50,7 +91,10 @@ export class FleetService {
   private overviewCall?: { generation: number; promise: Promise<{ key: string; base: FleetBase }> };
   private closed = false;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly opts: FleetServiceOptions = {},
+  ) {
     this.worker = new Worker(workerEntry(), { workerData: { dir } });
     this.worker.unref();
     this.worker.on("message", (a: WorkerAnswer) => this.answer(a));
@@ -172,7 +216,7 @@ export class FleetService {
     return this.call("host", name);
   }
 
-  update(...args: Parameters<FleetModel["update"]>): Promise<HostUpdateResult> {
+  update(...args: Parameters<FleetModel["update"]>): Promise<HostEditResult> {
     return this.call("update", ...args);
   }
 
@@ -186,6 +230,51 @@ export class FleetService {
 
   generateSecrets(): Promise<{ created: string[] }> {
     return this.call("generateSecrets");
+  }
+
+  fleetSettings(): Promise<FleetSettingsDetail> {
+    return this.call("fleetSettings");
+  }
+
+  updateFleet(...args: Parameters<FleetModel["updateFleet"]>): Promise<HostUpdateResult> {
+    return this.call("updateFleet", ...args);
+  }
+
+  async renameHost(name: string, to: string, dryRun: boolean): Promise<HostChangeWire> {
+    return this.call("renameHost", name, to, dryRun, dryRun ? undefined : await this.identityFiles());
+  }
+
+  async deleteHost(name: string, confirm: string | undefined, dryRun: boolean): Promise<HostChangeWire> {
+    return this.call("deleteHost", name, confirm, dryRun, dryRun ? undefined : await this.identityFiles());
+  }
+
+  async hostSecrets(name: string, rotate?: string): Promise<HostSecretsResult> {
+    return this.call("hostSecrets", name, rotate, rotate ? await this.identityFiles() : undefined);
+  }
+
+  hostRotatable(name: string): Promise<RotatableSecret[]> {
+    return this.call("hostRotatable", name);
+  }
+
+  template(name: string): Promise<TemplateDetail> {
+    return this.call("template", name);
+  }
+
+  newHost(req: NewHostRequest): Promise<NewHostResult> {
+    return this.call("newHost", req);
+  }
+
+  /** The files of the server's admin identities, when it has any (re-encryption is skipped otherwise). */
+  private async identityFiles(): Promise<string[] | undefined> {
+    if (!this.opts.identities) return undefined;
+    try {
+      return [...new Set((await this.opts.identities()).map((i) => i.source))];
+    } catch (e) {
+      // No identity configured: what needs one is reported stale instead (`hearth secrets rekey`).
+      if (e instanceof ApiFailure) return undefined;
+      if (e instanceof UserError) throw new ApiFailure(422, "bad_identity", e.message);
+      throw e;
+    }
   }
 
   prepareBuild(host: string, format?: string): Promise<{ flakeDir: string; attr: string; format: string }> {

@@ -62,6 +62,8 @@ export class MonitorService {
   private channels: string[] = [];
   private prometheus?: PrometheusWire;
   private stopped = false;
+  /** Seconds per epoch of the chain the clients follow (mainnet 384), from their last reading. */
+  private epochSeconds = 384;
   private readonly abort = new AbortController();
   private readonly db: Db;
 
@@ -164,9 +166,11 @@ export class MonitorService {
       }
       const e = eth.get(name);
       if (e) {
+        // Each reading judges one ended epoch; "N missed in a row" is the alert holding for N-1 more epochs (rule below).
         inputs.push(
-          ...alertsFromEthHealth(name, e, thresholds ? { minConsensusPeers: thresholds.peersMin, minExecutionPeers: thresholds.peersMin, maxSlotsBehind: thresholds.behindSlots, missedAttestations: thresholds.missedAttestations } : {}),
+          ...alertsFromEthHealth(name, e, thresholds ? { minConsensusPeers: thresholds.peersMin, minExecutionPeers: thresholds.peersMin, maxSlotsBehind: thresholds.behindSlots, missedAttestations: 1 } : {}),
         );
+        if (e.consensus?.secondsPerSlot && e.consensus.slotsPerEpoch) this.epochSeconds = e.consensus.secondsPerSlot * e.consensus.slotsPerEpoch;
         insertEth.run(name, startedAt, JSON.stringify(e));
       }
     }
@@ -202,7 +206,7 @@ export class MonitorService {
       channels: channels.length ? channels.map((c) => ({ name: c.name })) : [{ name: "page" }],
       hostDownKey: HOST_DOWN_KEY,
       // A missed proposal is an event, not a condition: told once, never "resolved".
-      rules: ETH_ALERT_RULES,
+      rules: [...ETH_ALERT_RULES, { key: "validator.*.missed", forSeconds: Math.max(0, ((cfg?.thresholds.missedAttestations ?? 1) - 1) * this.epochSeconds) }],
     };
     const r = evaluateAlerts(previous, inputs, at / 1000, policy);
     if (this.stopped) return;

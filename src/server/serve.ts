@@ -128,7 +128,7 @@ export function composeServer(o: Omit<ServeOptions, "port">): Composed {
   const auth = new Auth(db, isLoopback(o.bind), undefined, o.trustedProxies);
   auth.invalidateForeignSessions();
   const setupToken = auth.setupToken();
-  const fleet = new FleetService(resolve(o.fleetDir));
+  const fleet = new FleetService(resolve(o.fleetDir), { identities: () => serverIdentities(o.identityFiles) });
   const pull = new PullService({ fleetDir: resolve(o.fleetDir), db, autoRollout: !o.manualRollouts, ...(o.rolloutPolicy ? { policy: o.rolloutPolicy } : {}) });
   pull.start();
   const deploy = new DeployService({

@@ -58,6 +58,12 @@ export interface JobSummary {
   progress: JobProgress;
   /** Why it failed, was cancelled or interrupted. */
   reason?: string;
+  /**
+   * The reason in one line for people: the kind of failure (inputs not fetched, attribute
+   * missing, evaluation error, a derivation's builder failed, disk full, out of memory,
+   * cancelled) and the log line that says why. Only on failed, cancelled and interrupted jobs.
+   */
+  failureSummary?: string;
   artifacts: Artifact[];
 }
 
@@ -418,4 +424,139 @@ export interface MonitorOverview {
 export interface MonitorHostDetail extends MonitorHostRow {
   /** Short history, oldest first: reachability, memory and the fullest volume. */
   history: { at: string; reachable: boolean; memoryUsedPercent?: number; fullestVolumePercent?: number; headSlot?: number | null; peers?: number | null }[];
+}
+
+// ---- Issue 15: everything editable in the UI (fleet settings, rename/delete, per-host secrets, new node)
+
+/** fleet.yaml for the settings form (GET /api/fleet/settings; the ETag is `version`). Saved with PUT like a host (HostUpdate → HostUpdateResult, 409 HostConflict). */
+export interface FleetSettingsDetail {
+  file: "fleet.yaml";
+  yaml: string;
+  values: unknown;
+  version: string;
+  issues: WireIssue[];
+}
+
+/** What switching an Ethereum client does, said before saving (PUT /api/hosts/NAME answers it). */
+export interface ClientSwitch {
+  role: "execution" | "consensus" | "validator";
+  from: string;
+  to: string;
+  oldDataDir?: string;
+  newDataDir?: string;
+  /** The new client would use the directory the old one filled. */
+  sameDir: boolean;
+  summary: string;
+  details: string[];
+}
+
+/** A host save's answer: HostUpdateResult, and the client switches the edit makes. */
+export interface HostEditResult extends HostUpdateResult {
+  clientSwitches?: ClientSwitch[];
+}
+
+/** A place in the fleet that names or depends on a host. */
+export interface HostReferenceWire {
+  file: string;
+  path: (string | number)[];
+  line?: number;
+  what: string;
+  /** The other host that depends on it (none for fleet.yaml settings). */
+  host?: string;
+  /** Rename: rewritten to the new name (false: it follows by itself). */
+  rewritten: boolean;
+}
+
+/** POST /api/hosts/NAME/rename and DELETE /api/hosts/NAME: the plan (dryRun) or what was done. */
+export interface HostChangeWire {
+  action: "rename" | "delete";
+  host: string;
+  to?: string;
+  /** Fleet files written, then removed. */
+  writes: string[];
+  removes: string[];
+  diffs: { file: string; diff: string }[];
+  /** Secret keys moved (`to`) or deleted. */
+  secrets: { key: string; to?: string }[];
+  meshAddress?: string;
+  /** Delete: what depends on the host (any refuses it). Rename: what is rewritten. */
+  references: HostReferenceWire[];
+  /** Findings of the fleet afterwards. */
+  issues: WireIssue[];
+  notes: string[];
+  done: boolean;
+  /** Secrets re-encrypted afterwards, and those left for `hearth secrets rekey` (no admin identity). */
+  reencrypted?: string[];
+  stale?: string[];
+}
+
+export interface HostRenameRequest {
+  to: string;
+  dryRun?: boolean;
+}
+
+export interface HostDeleteRequest {
+  /** The host's name, typed by the user. */
+  confirm?: string;
+  dryRun?: boolean;
+}
+
+/** POST /api/hosts/NAME/secrets: generate the host's missing secrets, or `rotate` one of its own. */
+export interface HostSecretsRequest {
+  rotate?: string;
+}
+
+export interface HostSecretsResult {
+  created: string[];
+  rotated: string[];
+  /** Secrets of the host still to re-encrypt (`hearth secrets rekey`). */
+  stale: string[];
+  unset: string[];
+  reencrypted: string[];
+  /** What the rotation means for the machine. */
+  notes: string[];
+  rotatable: string[];
+}
+
+/** GET /api/hosts/NAME/secrets/rotatable: the host's own secrets that can be rotated here. */
+export interface RotatableSecret {
+  key: string;
+  notes: string[];
+}
+
+/** A field the new-node form asks for. */
+export interface TemplateFieldWire {
+  path: (string | number)[];
+  label: string;
+  value: unknown;
+  line?: number;
+  /** The template's value is a placeholder (CHANGE_ME) that must be replaced. */
+  placeholder: boolean;
+  help?: string;
+}
+
+/** GET /api/templates/NAME */
+export interface TemplateDetail {
+  name: string;
+  /** The template's leading comments: what it is and what to do before the first boot. */
+  instructions: string;
+  yaml: string;
+  values: unknown;
+  fields: TemplateFieldWire[];
+}
+
+/** POST /api/hosts/from-template: the essentials as values at paths of the host file. */
+export interface NewHostRequest {
+  template: string;
+  name: string;
+  set: { path: (string | number)[]; value: unknown }[];
+  dryRun?: boolean;
+}
+
+export interface NewHostResult {
+  name: string;
+  file: string;
+  yaml: string;
+  issues: WireIssue[];
+  created: boolean;
 }

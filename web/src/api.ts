@@ -17,6 +17,13 @@ import type {
   PullOverview,
   RolloutWire,
   Session,
+  FleetSettingsDetail,
+  HostChangeWire,
+  HostSecretsResult,
+  NewHostRequest,
+  NewHostResult,
+  RotatableSecret,
+  TemplateDetail,
 } from "../../src/server/wire";
 
 /** A failed request: the HTTP status and the server's ApiError body when it sent one. */
@@ -134,6 +141,8 @@ export const api = {
   rollbackHost: (id: number, host: string) => request<DeployWire>("POST", `/api/deploys/${id}/hosts/${enc(host)}/rollback`, {}),
   /** Unlock a host waiting in its initrd; a typed passphrase goes in the body only, once. */
   unlock: (host: string, passphrase?: string) => request<{ ok: true; detail: string }>("POST", `/api/hosts/${enc(host)}/unlock`, passphrase ? { passphrase } : {}),
+  preparePlan: (host: string) => request<{ host: string; facts?: string; planText: string[]; destructive: boolean }>("GET", `/api/hosts/${enc(host)}/prepare`),
+  prepare: (host: string, confirm: string) => request<{ log: string[] }>("POST", `/api/hosts/${enc(host)}/prepare`, { confirm }),
   monitor: (signal?: AbortSignal) => request<MonitorOverview>("GET", "/api/monitor", undefined, signal),
   monitorHost: (host: string, signal?: AbortSignal) => request<MonitorHostDetail>("GET", `/api/monitor/hosts/${enc(host)}`, undefined, signal),
   pollNow: () => request<MonitorOverview>("POST", "/api/monitor/poll", {}),
@@ -142,6 +151,21 @@ export const api = {
   putUser: (name: string, password: string, role: "admin" | "viewer") => request<UserWire[]>("POST", "/api/users", { name, password, role }),
   deleteUser: (name: string) => request<UserWire[]>("DELETE", `/api/users/${enc(name)}`),
   audit: (signal?: AbortSignal) => request<AuditWire[]>("GET", "/api/audit", undefined, signal),
+  /** fleet.yaml's JSON Schema, for the settings form. */
+  fleetSchema: () => request<unknown>("GET", "/api/schema/fleet"),
+  fleetSettings: (signal?: AbortSignal) => request<FleetSettingsDetail>("GET", "/api/fleet/settings", undefined, signal),
+  /** Dry run or save of fleet.yaml, with the version it was edited from (409: changed on disk). */
+  updateFleetSettings: (update: HostUpdate, signal?: AbortSignal) => request<HostUpdateResult>("PUT", "/api/fleet/settings", update, signal),
+  /** Rename a host (dryRun: what would change); its secrets and mesh address move with it. */
+  renameHost: (name: string, to: string, dryRun: boolean) => request<HostChangeWire>("POST", `/api/hosts/${enc(name)}/rename`, { to, dryRun }),
+  /** Delete a host; `confirm` is its name as typed. Refused (409) while other hosts depend on it. */
+  deleteHost: (name: string, confirm: string | undefined, dryRun: boolean) => request<HostChangeWire>("DELETE", `/api/hosts/${enc(name)}`, { ...(confirm !== undefined ? { confirm } : {}), dryRun }),
+  /** Generate the host's missing secrets, or rotate one of its own. */
+  hostSecrets: (name: string, rotate?: string) => request<HostSecretsResult>("POST", `/api/hosts/${enc(name)}/secrets`, rotate ? { rotate } : {}),
+  rotatableSecrets: (name: string, signal?: AbortSignal) => request<RotatableSecret[]>("GET", `/api/hosts/${enc(name)}/secrets/rotatable`, undefined, signal),
+  template: (name: string, signal?: AbortSignal) => request<TemplateDetail>("GET", `/api/templates/${enc(name)}`, undefined, signal),
+  /** The guided new node: a dry run checks it, a write creates it only when nothing is left to fix. */
+  newHost: (req: NewHostRequest) => request<NewHostResult>("POST", "/api/hosts/from-template", req),
   /** Live events of a job; the first is a `state` event with the job as it is now. */
   jobEvents: (id: number, onEvent: (e: JobEvent, lastEventId: string) => void, onOpen?: () => void, onError?: () => void) => {
     const source = new EventSource(`/api/jobs/${id}/events`);

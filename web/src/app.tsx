@@ -11,6 +11,8 @@ import { MeshScreen } from "./screens/mesh";
 import { NodesScreen } from "./screens/nodes";
 import { DeployScreen, DeploysScreen } from "./screens/deploys";
 import { SettingsScreen } from "./screens/settings";
+import { FleetSettingsScreen } from "./screens/fleet-settings";
+import { NewHostScreen } from "./screens/new-host";
 import { SessionContext } from "./session";
 
 type Gate = { state: "loading" } | { state: "in"; session: Session } | { state: "login"; setup: boolean } | { state: "error"; message: string };
@@ -67,6 +69,12 @@ export function App() {
           <a href={href.mesh()} className={route.screen === "mesh" ? "active" : ""}>
             Mesh
           </a>
+          <a href={href.fleetSettings()} className={route.screen === "fleet-settings" ? "active" : ""} data-testid="nav-fleet-settings">
+            Fleet settings
+          </a>
+          <a href={href.newHost()} className={route.screen === "new-host" ? "active" : ""} data-testid="nav-new-host">
+            New node
+          </a>
           <a href={href.settings()} className={route.screen === "settings" ? "active" : ""} data-testid="nav-settings">
             Settings
           </a>
@@ -109,6 +117,10 @@ function Screen({ route }: { route: Route }) {
       return <DeployScreen key={route.id} id={route.id} />;
     case "settings":
       return <SettingsScreen />;
+    case "fleet-settings":
+      return <FleetSettingsScreen />;
+    case "new-host":
+      return <NewHostScreen />;
     default:
       return (
         <div className="banner warn">

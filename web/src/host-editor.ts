@@ -1,7 +1,8 @@
-// The host editor's state: the edited values, a debounced dry run (diff and issues) after
-// every change, and the Review → Save step that writes only a diff the user has seen.
+// The editor's state for one fleet file (a host file, or fleet.yaml in the settings form): the
+// edited values, a debounced dry run (diff and issues) after every change, and the Review → Save
+// step that writes only a diff the user has seen.
 import { useCallback, useEffect, useRef, useState } from "react";
-import type { HostConflict, HostDetail, HostUpdateResult, WireIssue } from "../../src/server/wire";
+import type { ClientSwitch, HostConflict, HostDetail, HostEditResult, HostUpdate, WireIssue } from "../../src/server/wire";
 import { api, ApiFailure, errorMessage } from "./api";
 import { jsonEqual, setIn, type Path } from "./form/values";
 import { guardLeave } from "./router";
@@ -20,12 +21,16 @@ export const DRY_RUN_DELAY_MS = 300;
 
 interface DryRun {
   values: unknown;
-  result?: HostUpdateResult;
+  result?: HostEditResult;
   error?: string;
   issues: WireIssue[];
 }
 
 export interface HostEditor {
+  /** The host being edited; undefined for fleet.yaml. */
+  host?: string;
+  /** The file being edited, e.g. hosts/beta.yaml or fleet.yaml. */
+  file: string;
   values: unknown;
   dirty: boolean;
   onChange: (path: Path, value: unknown) => void;
@@ -51,9 +56,29 @@ export interface HostEditor {
   reloadFromDisk: () => void;
   /** Keep my edit, applied on top of the file as it is now (then review and save again). */
   applyOnTop: () => void;
+  /** Ethereum clients the edit switches (consensus lighthouse → teku), and what happens to their data. */
+  clientSwitches: ClientSwitch[];
 }
 
+/** A fleet file as the editor loads it: HostDetail, or fleet.yaml's FleetSettingsDetail. */
+export interface EditedFile {
+  file: string;
+  yaml: string;
+  values: unknown;
+  version: string;
+  issues: WireIssue[];
+}
+
+/** How the editor saves its file: a dry run or a write (PUT /api/hosts/NAME or /api/fleet/settings). */
+export type SaveFile = (update: HostUpdate, signal?: AbortSignal) => Promise<HostEditResult>;
+
 export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEditor {
+  const save = useCallback<SaveFile>((u, signal) => api.updateHost(detail.name, u, signal), [detail.name]);
+  return useFileEditor(detail, save, onSaved, detail.name);
+}
+
+/** The editor of any fleet file the server saves through `save`. */
+export function useFileEditor(detail: EditedFile, saveFile: SaveFile, onSaved: () => void, host?: string): HostEditor {
   const [base, setBase] = useState<Base>({ version: detail.version, yaml: detail.yaml, values: detail.values });
   const [conflict, setConflict] = useState<HostConflict>();
   const [values, setValues] = useState<unknown>(detail.values);
@@ -83,7 +108,7 @@ export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEdit
       setChecking(true);
       // The dry run carries the version too: its diff is against the file as it is on disk now,
       // and a file changed underneath shows as a conflict before Save, not after.
-      api.updateHost(detail.name, { values: v, dryRun: true, version: base.version, baseYaml: base.yaml }, ctrl.signal).then(
+      saveFile({ values: v, dryRun: true, version: base.version, baseYaml: base.yaml }, ctrl.signal).then(
         (result) => {
           if (ctrl.signal.aborted) return;
           setDry({ values: v, result, issues: result.issues });
@@ -98,7 +123,7 @@ export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEdit
         },
       );
     },
-    [detail.name, base],
+    [saveFile, base],
   );
 
   useEffect(() => {
@@ -151,6 +176,9 @@ export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEdit
   const current = dirty && dry ? dry : undefined;
   const fresh = !!dry && dry.values === values && !checking;
   return {
+    ...(host !== undefined ? { host } : {}),
+    file: detail.file,
+    clientSwitches: (dirty && current?.result?.clientSwitches) || [],
     values,
     dirty,
     onChange,
@@ -173,7 +201,7 @@ export function useHostEditor(detail: HostDetail, onSaved: () => void): HostEdit
     save: () => {
       setSaving(true);
       setSaveError(undefined);
-      api.updateHost(detail.name, { values, dryRun: false, version: base.version, baseYaml: base.yaml }).then(
+      saveFile({ values, dryRun: false, version: base.version, baseYaml: base.yaml }).then(
         () => {
           setSaving(false);
           onSaved();

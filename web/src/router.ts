@@ -11,6 +11,8 @@ export type Route =
   | { screen: "deploys" }
   | { screen: "deploy"; id: number }
   | { screen: "settings" }
+  | { screen: "fleet-settings" }
+  | { screen: "new-host" }
   | { screen: "not-found"; hash: string };
 
 /** parseHash("#/hosts/eth-1") → { screen: "host", name: "eth-1" } */
@@ -24,6 +26,8 @@ export function parseHash(hash: string): Route {
   if (parts[0] === "deploys" && parts.length === 1) return { screen: "deploys" };
   if (parts[0] === "deploys" && parts.length === 2 && /^\d+$/.test(parts[1]!)) return { screen: "deploy", id: Number(parts[1]) };
   if (parts[0] === "settings" && parts.length === 1) return { screen: "settings" };
+  if (parts[0] === "fleet-settings" && parts.length === 1) return { screen: "fleet-settings" };
+  if (parts[0] === "new-host" && parts.length === 1) return { screen: "new-host" };
   return { screen: "not-found", hash };
 }
 
@@ -44,6 +48,8 @@ export const href = {
   deploys: () => "#/deploys",
   deploy: (id: number) => `#/deploys/${id}`,
   settings: () => "#/settings",
+  fleetSettings: () => "#/fleet-settings",
+  newHost: () => "#/new-host",
 };
 
 export function navigate(to: string): void {

@@ -292,6 +292,32 @@ export async function rekey(s: SecretsStore, identities: LoadedIdentity[], opts:
   return { rekeyed: todo.map((t) => t.key), pruned, unchanged: rows.length - todo.length - pruned.length };
 }
 
+/**
+ * Re-encrypt only the named secrets to their planned recipients (rekey for a few keys: after a
+ * host is renamed or deleted, or its SSH host key rotated). Every file is decrypted once first,
+ * so a wrong identity changes nothing. Returns the keys re-encrypted.
+ */
+export async function reencrypt(s: SecretsStore, keys: string[], identities: LoadedIdentity[]): Promise<string[]> {
+  requireAdmins(s);
+  const byKey = new Map(s.planned.map((p) => [p.key, p]));
+  const todo: { key: string; kind: string; recipients: string[] }[] = [];
+  for (const key of keys) {
+    const p = byKey.get(key);
+    const entry = s.manifest.secrets[key];
+    if (!p || !entry) continue;
+    const want = desiredRecipients(p, s.fleet, s.manifest);
+    if (want.waitingFor.length) throw new SecretError(`${key}: the SSH host key of ${want.waitingFor.join(", ")} is missing; run \`hearth secrets generate\` first`);
+    todo.push({ key, kind: entry.kind, recipients: want.recipients });
+  }
+  for (const t of todo) (await readPlain(s, t.key, identities)).fill(0);
+  for (const t of todo) {
+    const plain = await readPlain(s, t.key, identities);
+    await store(s, t.key, t.kind, plain, t.recipients, { keepHistory: true });
+  }
+  if (todo.length) writeAgenixRules(s);
+  return todo.map((t) => t.key);
+}
+
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 /** Resolve a name as the user types it: a full key, or a unique id (`k3s-token`, `beta/ethereum-jwt`). */

@@ -5,7 +5,7 @@
 // object with `action` "start" (id, type, text, level, fields, parent), "stop" (id), "result"
 // (id, type, fields) or "msg" (level, msg). The counting mirrors Nix's own progress bar
 // (src/libmain/progress-bar.cc, renderActivity), so hearth shows what `nix build` would show.
-import type { JobProgress } from "../wire.js";
+import type { JobProgress, JobSummary } from "../wire.js";
 
 /** Nix's ActivityType values (logging.hh). */
 export const Act = {
@@ -75,6 +75,8 @@ interface TypeTotals {
 // finished builds: a failed builder's lines arrive before Nix's error message names it.
 const TAIL_LINES = 8;
 const TAIL_BUILDS = 32;
+// Plain (non-JSON) stderr lines kept: what a program Nix ran (git, ssh) said before it failed.
+const PLAIN_TAIL = 8;
 
 const ANSI = /\x1b\[[0-9;?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
 
@@ -95,6 +97,9 @@ export class NixProgress {
   private readonly byType = new Map<number, TypeTotals>();
   private readonly tails = new Map<string, string[]>();
   private readonly errors: string[] = [];
+  /** Where in the Nix files each error points (same index as `errors`), when Nix said. */
+  private readonly errorAt: (string | undefined)[] = [];
+  private readonly plainTail: string[] = [];
   private clock = 0;
   private last: JobProgress = emptyProgress();
   private lastKey = JSON.stringify(this.last);
@@ -157,8 +162,15 @@ export class NixProgress {
     const builderError = [...this.errors].reverse().find((e) => /builder for '[^']+' failed/.test(e));
     const message = builderError ?? this.errors[this.errors.length - 1];
     if (message === undefined) return undefined;
-    const headline = errorHeadline(message);
+    const at = builderError === undefined ? this.errorAt[this.errors.length - 1] : undefined;
+    const headline = errorHeadline(message) + (at === undefined ? "" : ` at ${at}`);
     const drv = /builder for '([^']+)'/.exec(message)?.[1];
+    // `program 'git' failed with exit code 128` says nothing by itself; git's own line (printed
+    // straight to stderr, not through Nix's logger) says why, e.g. that a host did not resolve.
+    if (drv === undefined && /^program '[^']+' failed/.test(headline)) {
+      const said = [...this.plainTail].reverse().find((l) => /^(fatal|error):|could not|unable|denied|refused|timed out/i.test(l));
+      if (said !== undefined) return `${headline}; it said: ${said}`;
+    }
     const tail = drv === undefined ? undefined : this.tails.get(drv);
     if (!tail || tail.length === 0) return headline;
     const telling = [...tail].reverse().find((l) => /error|fail|fatal|cannot|not found|denied/i.test(l)) ?? tail[tail.length - 1]!;
@@ -168,8 +180,12 @@ export class NixProgress {
   private plain(line: string, log: string[]): void {
     const text = stripAnsi(line);
     log.push(text);
+    if (text.trim() !== "") {
+      this.plainTail.push(text.trim());
+      if (this.plainTail.length > PLAIN_TAIL) this.plainTail.shift();
+    }
     // Before the JSON logger is set up (bad flags, old Nix) errors arrive as plain text.
-    if (/^error\b/.test(text)) this.errors.push(text);
+    if (/^error\b/.test(text)) this.addError(text);
   }
 
   private start(id: string, msg: Record<string, unknown>, json: string, log: string[]): void {
@@ -254,7 +270,13 @@ export class NixProgress {
     if (typeof msg.msg !== "string") return;
     const text = stripAnsi(msg.msg);
     for (const l of text.split("\n")) log.push(l);
-    if (num(msg.level) === LVL_ERROR) this.errors.push(text);
+    // Nix follows an evaluation error with a hint at error level; the error is the one before it.
+    if (num(msg.level) === LVL_ERROR && !/^\(use '--show-trace'/.test(text.trim())) this.addError(text, position(msg));
+  }
+
+  private addError(text: string, at?: string): void {
+    this.errors.push(text);
+    this.errorAt.push(at);
   }
 
   private totals(type: number): TypeTotals {
@@ -348,6 +370,89 @@ function errorHeadline(message: string): string {
   const lines = message.split("\n").map((l) => l.trim()).filter((l) => l !== "");
   const errorLines = lines.map((l) => /^error:\s*(.*)$/.exec(l)?.[1]).filter((l): l is string => !!l);
   return errorLines[errorLines.length - 1] ?? lines.find((l) => l !== "error:") ?? message.trim();
+}
+
+/**
+ * `file:line:col` of an error message's position, the flake's own files relative to their
+ * source (`/nix/store/<hash>-source/flake.nix` → `flake.nix`).
+ */
+function position(msg: Record<string, unknown>): string | undefined {
+  if (typeof msg.file !== "string" || msg.file === "" || typeof msg.line !== "number") return undefined;
+  const file = msg.file.replace(/^\/nix\/store\/[0-9a-z]{32}-source\//, "");
+  return `${file}:${msg.line}${typeof msg.column === "number" ? `:${msg.column}` : ""}`;
+}
+
+/** A failure summary is one line of at most this many characters. */
+const SUMMARY_MAX = 300;
+
+/**
+ * Why a job did not succeed, in one line for the UI, from its state and stored reason (which
+ * NixProgress.failureReason wrote from Nix's stderr): what kind of failure it was, then the line
+ * of the log that says why. Undefined for jobs that are queued, running or succeeded.
+ *
+ *     failureSummary({ state: "failed", reason: "unable to download 'https://x.invalid/s.tar.gz': Couldn't resolve host name (6)" })
+ *     // "Flake inputs could not be fetched: https://x.invalid/s.tar.gz: Couldn't resolve host name (6)"
+ */
+export function failureSummary(job: Pick<JobSummary, "state" | "reason">): string | undefined {
+  const reason = job.reason?.replace(/\s*\n\s*/g, " ").trim() || undefined;
+  switch (job.state) {
+    case "cancelled":
+      return clip(reason ? `Cancelled: ${reason}` : "Cancelled");
+    case "interrupted":
+      return clip(`Interrupted: ${reason ?? "the server stopped while the build was queued or running"}`);
+    case "failed":
+      return clip(reason === undefined ? "Failed without a reason; see the log" : classify(reason));
+    default:
+      return undefined;
+  }
+}
+
+function classify(reason: string): string {
+  // hearth's own reasons (runner.ts) already say what happened in words.
+  if (/^(could not run |the build succeeded but|nix build (exited|was killed)|hearth failed)/.test(reason)) return capitalize(reason);
+  const builder = /builder for '([^']+)' failed (?:with exit code (\d+)|due to signal (\d+)(?: \(([^)]*)\))?)[^;]*(?:; its log ends with: (.*))?$/.exec(reason);
+  const drv = builder ? derivationName(builder[1]!) : undefined;
+  const building = drv === undefined ? "" : ` while building ${drv}`;
+  const logLine = builder?.[5];
+  if (/no space left on device|ENOSPC|lack of free disk space|disk quota exceeded/i.test(reason))
+    return `Out of disk space${building}: ${logLine ?? reason}`;
+  if (/out of memory|cannot allocate memory|std::bad_alloc|memory exhausted|MemoryError/i.test(reason))
+    return `Out of memory${building}: ${logLine ?? (/^out of memory$/i.test(reason) ? "Nix itself ran out of memory" : reason)}`;
+  if (builder) {
+    // SIGKILL that hearth did not send (a cancel ends as "cancelled"): the kernel's OOM killer sends it.
+    if (builder[3] === "9") return `Out of memory? ${drv}'s builder was killed by signal 9 (KILL, which the kernel's out-of-memory killer sends)`;
+    const how = builder[2] !== undefined ? `exit code ${builder[2]}` : `signal ${builder[3]}${builder[4] ? ` (${builder[4]})` : ""}`;
+    return `${drv} failed to build (${how})${logLine ? `: ${logLine}` : "; see the log"}`;
+  }
+  const fetch = fetchProblem(reason);
+  if (fetch !== undefined) return `Flake inputs could not be fetched: ${fetch}`;
+  const attr = /^(?:flake '([^']+)' )?does not provide attribute '([^']+)'/.exec(reason) ?? /()does not provide attribute '([^']+)'/.exec(reason);
+  if (attr) return `Attribute missing: ${attr[1] ? `flake '${attr[1]}'` : "the flake"} has no '${attr[2]}'`;
+  if (/^(unrecognised flag|unrecognized flag|unknown flag|experimental Nix feature|opening lock file|cannot connect to socket|cannot open connection)/i.test(reason) || /permission denied/i.test(reason))
+    return `Nix could not run the build: ${reason}`;
+  return `Evaluation failed: ${reason}`;
+}
+
+/** The URL and cause of a failed download or clone in a reason, or undefined when it is not one. */
+function fetchProblem(reason: string): string | undefined {
+  if (!/unable to download|couldn't resolve host|could not resolve host|cannot fetch input|unable to access|failed to connect|connection refused|connection timed out|network is unreachable|unable to fetch|while fetching the input/i.test(reason))
+    return undefined;
+  const m = /(?:unable to download|unable to access) '([^']+)': (.*)$/i.exec(reason);
+  return m ? `${m[1]!.replace(/\/$/, "")}: ${m[2]}` : reason;
+}
+
+/** `/nix/store/<hash>-hearth-widget-1.0.drv` → `hearth-widget-1.0`. */
+function derivationName(path: string): string {
+  const base = path.slice(path.lastIndexOf("/") + 1).replace(/\.drv$/, "");
+  return /^[0-9a-z]{32}-/.test(base) ? base.slice(33) : base;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function clip(s: string): string {
+  return s.length <= SUMMARY_MAX ? s : `${s.slice(0, SUMMARY_MAX - 1)}…`;
 }
 
 /** `/nix/store/<hash>-hello-2.12.drv` → `hello`, the way Nix's DrvName splits name and version. */

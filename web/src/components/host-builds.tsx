@@ -6,7 +6,7 @@ import { useLoad } from "../hooks";
 import { isTerminal, useJobStream } from "../job-stream";
 import { href } from "../router";
 import { formatDuration, formatTime } from "./format";
-import { ArtifactList, CancelButton, JobProgressView } from "./job-views";
+import { ArtifactList, CancelButton, JobProgressView, RetryButton } from "./job-views";
 
 const RECENT = 5;
 
@@ -54,13 +54,13 @@ export function HostBuilds({ host, formats }: { host: string; formats: string[] 
       {!!jobs.error && <div className="inline-error">{errorMessage(jobs.error)}</div>}
       {recent.length === 0 && !jobs.loading && <p className="muted">No builds yet.</p>}
       {recent.map((j) => (
-        <JobCard key={j.id} initial={j} />
+        <JobCard key={j.id} initial={j} onRetried={(started) => jobs.setData((old) => [started, ...(old ?? [])])} />
       ))}
     </section>
   );
 }
 
-function JobCard({ initial }: { initial: JobSummary }) {
+function JobCard({ initial, onRetried }: { initial: JobSummary; onRetried: (started: JobSummary) => void }) {
   const { job = initial, logs, error, update } = useJobStream(initial.id, initial, 8);
   return (
     <div className="job-card" data-testid={`job-${job.id}`}>
@@ -74,6 +74,7 @@ function JobCard({ initial }: { initial: JobSummary }) {
         </span>
         <span className="spacer" />
         <CancelButton job={job} onCancelled={update} />
+        <RetryButton job={job} onStarted={onRetried} />
       </div>
       <JobProgressView job={job} />
       {!isTerminal(job.state) && logs.length > 0 && <pre className="log tail">{logs.join("\n")}</pre>}

@@ -1,4 +1,5 @@
-// Pieces of a build job shown on the host page and the job page: progress, artifacts, cancel.
+// Pieces of a build job shown on the host page and the job page: progress, why it failed,
+// artifacts, cancel and retry.
 import { useState } from "react";
 import type { Artifact, JobSummary } from "../../../src/server/wire";
 import { api, errorMessage } from "../api";
@@ -34,7 +35,18 @@ export function JobProgressView({ job }: { job: JobSummary }) {
           {p.phase}
         </div>
       )}
-      {job.reason && <div className="reason">{job.reason}</div>}
+      <FailureReason job={job} />
+    </div>
+  );
+}
+
+/** Why a job failed, in one line (the server's failureSummary), with Nix's full reason on hover. */
+export function FailureReason({ job }: { job: JobSummary }) {
+  if (!job.failureSummary && !job.reason) return null;
+  const summary = job.failureSummary ?? job.reason;
+  return (
+    <div className={`reason failure-summary${job.state === "failed" ? " bad" : ""}`} data-testid="failure-summary" title={job.reason}>
+      {summary}
     </div>
   );
 }
@@ -84,6 +96,42 @@ export function ArtifactList({ artifacts, compact = false }: { artifacts: Artifa
         ))}
       </tbody>
     </table>
+  );
+}
+
+/**
+ * Builds the same host and format again (POST /api/builds); for a job that failed, was
+ * cancelled or interrupted. `onStarted` gets the new job.
+ */
+export function RetryButton({ job, onStarted }: { job: JobSummary; onStarted: (j: JobSummary) => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  if (!isTerminal(job.state) || job.state === "succeeded") return null;
+  const retry = () => {
+    setBusy(true);
+    setError(undefined);
+    api.build([job.host], job.format).then(
+      (started) => {
+        setBusy(false);
+        if (started[0]) onStarted(started[0]);
+      },
+      (e: unknown) => {
+        setBusy(false);
+        setError(errorMessage(e));
+      },
+    );
+  };
+  return (
+    <>
+      <button type="button" onClick={retry} disabled={busy} data-testid="retry">
+        {busy ? "Starting…" : "Retry"}
+      </button>
+      {error && (
+        <span className="inline-error" role="alert">
+          {error}
+        </span>
+      )}
+    </>
   );
 }
 

@@ -6,6 +6,7 @@ import { JsonInput, ListInput, NumberInput } from "./inputs";
 import { FormContext, useFieldIssues, useForm, type FormContextValue } from "./registry";
 import { classify, fitsType, initialValue, isObj, matchVariant, resolve, type FieldKind, type JsonSchema } from "./schema";
 import { dotted, type Path } from "./values";
+import { labelOf } from "./labels";
 
 export interface FieldProps {
   path: Path;
@@ -76,10 +77,12 @@ export function Field(props: FieldProps) {
   }
 }
 
-function Label({ path, name, required, htmlFor = true }: { path: Path; name: string; required: boolean; htmlFor?: boolean }) {
+function Label({ path, name, required, htmlFor = true, schema, entry = false }: { path: Path; name: string; required: boolean; htmlFor?: boolean; schema?: JsonSchema; entry?: boolean }) {
+  const { root } = useForm();
+  const label = labelOf(name, schema ? resolve(schema, root) : {}, entry);
   return (
-    <label htmlFor={htmlFor ? idOf(path) : undefined}>
-      {name}
+    <label htmlFor={htmlFor ? idOf(path) : undefined} title={label !== name ? `${dotted(path)} in the file` : undefined}>
+      {label}
       {required && (
         <span className="req" title="required">
           *
@@ -125,7 +128,7 @@ function ScalarField(props: FieldProps & { k: FieldKind }) {
     <div className={`field${isCheck ? " check" : ""}${issues ? " has-error" : ""}`}>
       <div className="field-head">
         {isCheck && <ScalarControl {...props} />}
-        <Label path={path} name={name} required={required && !props.entry} />
+        <Label path={path} name={name} required={required && !props.entry} schema={schema} entry={!!props.entry} />
         {isCheck && <BooleanDefault {...props} />}
         {actions}
       </div>
@@ -244,7 +247,7 @@ function EnumSetField({ path, name, schema, value, required, entry, actions, opt
   return (
     <div className={`field${issues ? " has-error" : ""}`}>
       <div className="field-head">
-        <Label path={path} name={name} required={required && !entry} htmlFor={false} />
+        <Label path={path} name={name} required={required && !entry} htmlFor={false} schema={schema} entry={!!entry} />
         {actions}
       </div>
       <div className="choices" data-testid={`field-${dotted(path)}`} role="group" aria-label={name}>
@@ -269,7 +272,7 @@ function JsonField({ path, name, value, required, entry, schema, actions, note }
   return (
     <div className={`field${issues ? " has-error" : ""}`}>
       <div className="field-head">
-        <Label path={path} name={name} required={required && !entry} />
+        <Label path={path} name={name} required={required && !entry} schema={schema} entry={!!entry} />
         {actions}
       </div>
       <JsonInput id={idOf(path)} testId={`field-${dotted(path)}`} value={value} onChange={(v) => onChange(path, v)} disabled={disabled} />
@@ -285,8 +288,8 @@ function Block({ path, name, schema, required, entry, actions, bare, issues, chi
   return (
     <fieldset className={`block ${className}${bare ? " bare" : ""}`} data-testid={`field-${dotted(path)}`}>
       {!bare && (
-        <legend>
-          {name}
+        <legend title={labelOf(name, schema, !!entry) !== name ? `${dotted(path)} in the file` : undefined}>
+          {labelOf(name, schema, !!entry)}
           {required && !entry && (
             <span className="req" title="required">
               *
@@ -314,11 +317,11 @@ function presenceActions(p: FieldProps, make: () => unknown, set: (v: unknown) =
     <>
       {p.value === undefined ? (
         <button type="button" className="small" data-testid={`add-${dotted(p.path)}`} onClick={() => set(make())} disabled={disabled}>
-          Add {p.name}
+          Add {labelOf(p.name, p.schema)}
         </button>
       ) : (
         <button type="button" className="small subtle" data-testid={`remove-${dotted(p.path)}`} onClick={() => set(undefined)} disabled={disabled}>
-          Remove {p.name}
+          Remove {labelOf(p.name, p.schema)}
         </button>
       )}
       {p.actions}
@@ -511,7 +514,7 @@ function VariantsField(props: FieldProps & { k: Extract<FieldKind, { kind: "vari
   return (
     <div className={`field${issues ? " has-error" : ""}`}>
       <div className="field-head">
-        <Label path={path} name={name} required={required && !props.entry} />
+        <Label path={path} name={name} required={required && !props.entry} schema={schema} entry={!!props.entry} />
         {props.actions}
       </div>
       {select}

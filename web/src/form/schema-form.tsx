@@ -8,6 +8,7 @@ import { JsonInput } from "./inputs";
 import { FieldRegistry, FormContext, type FormContextValue } from "./registry";
 import { classify, isObj, resolve, type JsonSchema } from "./schema";
 import type { Path } from "./values";
+import { sectionTitle, summarize } from "./labels";
 
 export interface SchemaFormProps {
   schema: JsonSchema;
@@ -52,7 +53,7 @@ export function SchemaForm({ schema, values, issues, onChange, disabled = false 
         <div className="schema-form">
           {runs(k.properties, schema).map((run) =>
             run.section ? (
-              <Section key={run.items[0]![0]} name={run.items[0]![0]} schema={resolve(run.items[0]![1], schema)} issues={issues}>
+              <Section key={run.items[0]![0]} name={run.items[0]![0]} schema={resolve(run.items[0]![1], schema)} root={schema} value={obj[run.items[0]![0]]} issues={issues}>
                 <Field path={[run.items[0]![0]]} name={run.items[0]![0]} schema={run.items[0]![1]} value={obj[run.items[0]![0]]} required={k.required.has(run.items[0]![0])} bare />
               </Section>
             ) : (
@@ -95,8 +96,13 @@ function isSection(s: JsonSchema, root: JsonSchema): boolean {
   return kind === "object" || kind === "map" || kind === "variants";
 }
 
-/** A collapsed top-level block; it opens by itself when an error appears inside. */
-function Section({ name, schema, issues, children }: { name: string; schema: JsonSchema; issues: WireIssue[]; children: React.ReactNode }) {
+/**
+ * A collapsed top-level block, titled for people, that sums up on one line what is set in it;
+ * it opens by itself when an error appears inside.
+ */
+function Section({ name, schema, root, value, issues, children }: { name: string; schema: JsonSchema; root: JsonSchema; value: unknown; issues: WireIssue[]; children: React.ReactNode }) {
+  const { title, usedDescription } = sectionTitle(name, schema);
+  const summary = summarize(value, classify(schema, root).kind === "map");
   const ref = useRef<HTMLDetailsElement>(null);
   const inside = issues.filter((i) => i.path[0] === name);
   const errors = inside.filter((i) => i.severity === "error").length;
@@ -109,10 +115,15 @@ function Section({ name, schema, issues, children }: { name: string; schema: Jso
   return (
     <details className="section" ref={ref} data-testid={`section-${name}`}>
       <summary>
-        <span className="section-name">{name}</span>
+        <span className="section-name" title={title !== name ? `${name} in the file` : undefined}>
+          {title}
+        </span>
         {errors > 0 && <span className="badge bad">{errors === 1 ? "1 error" : `${errors} errors`}</span>}
         {warnings > 0 && <span className="badge warn">{warnings === 1 ? "1 warning" : `${warnings} warnings`}</span>}
-        {schema.description && <span className="section-help">{schema.description}</span>}
+        {schema.description && !usedDescription && <span className="section-help">{schema.description}</span>}
+        <span className="section-summary muted small" data-testid={`summary-${name}`} style={{ flexBasis: "100%", overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap", fontFamily: "var(--mono)" }}>
+          {summary}
+        </span>
       </summary>
       <div className="section-body">{children}</div>
     </details>

@@ -9,6 +9,7 @@ import { HostBuilds } from "../components/host-builds";
 import { HostSecrets } from "../components/host-secrets";
 import { HostHealth } from "../components/health";
 import { UnlockPanel } from "../components/unlock";
+import { PreparePanel } from "../components/prepare";
 import { IssueList } from "../components/issue-list";
 import { SchemaForm } from "../form/schema-form";
 import { asSchema, isObj, type JsonSchema } from "../form/schema";
@@ -74,6 +75,7 @@ function HostEditorView({ detail, schema, reload }: { detail: HostDetail; schema
       <aside className="editor-side">
         <HostHealth host={detail.name} />
         {hasRemoteUnlock(detail.values) && <UnlockPanel host={detail.name} />}
+        {isObj(detail.values) && detail.values.ephemeral === true && <PreparePanel host={detail.name} />}
         <ChangesPanel editor={editor} file={detail.file} />
         <HostSecrets secrets={detail.secrets} onChanged={reload} />
         <HostBuilds host={detail.name} formats={formats} />

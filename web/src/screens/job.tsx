@@ -1,9 +1,9 @@
 // Job page: a build's live progress (GET /api/jobs/:id, then its event stream), full log,
-// cancel and artifacts. Everything comes from the server, so a reload picks up where it was.
+// cancel, retry and artifacts. Everything comes from the server, so a reload picks up where it was.
 import { useLayoutEffect, useRef } from "react";
 import { errorMessage } from "../api";
 import { formatDuration, formatTime } from "../components/format";
-import { ArtifactList, CancelButton, JobProgressView } from "../components/job-views";
+import { ArtifactList, CancelButton, JobProgressView, RetryButton } from "../components/job-views";
 import { useJobStream } from "../job-stream";
 import { href } from "../router";
 
@@ -23,6 +23,7 @@ export function JobScreen({ id }: { id: number }) {
         </h1>
         <span className="spacer" />
         {job && <CancelButton job={job} onCancelled={update} />}
+        {job && <RetryButton job={job} onStarted={(started) => (location.hash = href.job(started.id))} />}
       </div>
       {error && <div className="banner bad">{errorMessage(error)}</div>}
       {!job && !error && <p className="muted">Loading…</p>}
