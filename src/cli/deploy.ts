@@ -78,15 +78,16 @@ export function registerDeploy(program: Command): void {
       .command("prepare")
       .description("format a RAM-booted host's btrfs disks by id, create its subvolumes and place its SSH host key, over SSH on any Linux")
       .argument("<host>", "host name")
-      .option("--confirm <host>", "the host's name, typed back, for runs without a terminal"),
+      .option("--confirm <host>", "the host's name, typed back, for runs without a terminal")
+      .option("--confirm-existing <host>", "the host's name, typed back: its mount-only filesystems are on none of the disks formatted"),
   ).action(
-    wrap(async (name: string, o: ConnOpts & { confirm?: string }) => {
+    wrap(async (name: string, o: ConnOpts & { confirm?: string; confirmExisting?: string }) => {
       const store = loadStore(o.fleet);
       const phases = selectPhases(PREPARE_PHASES, o.phases);
       const target = hostTarget(store.fleet, store.manifest, name, tOpts(o));
       const ssh = new SshSession(target);
       try {
-        const { facts, chosen } = await planPrepareOver(ssh, store, name, phases, !o.dryRun);
+        const { facts, chosen } = await planPrepareOver(ssh, store, name, phases, !o.dryRun, o.confirmExisting);
         if (facts) out(`${name} at ${target.address}: ${facts.arch}, ${Math.round(facts.memKiB / 1024)} MiB RAM, ${facts.devices.size} disk name(s) by id${facts.nixos ? ", NixOS" : ""}`);
         for (const line of preparePlanText(chosen, ssh)) out(line);
         if (o.dryRun) return;
@@ -147,9 +148,10 @@ export function registerDeployCommand(program: Command): void {
       .option("--canary <n>", "hosts deployed first, alone; any failure there pauses the rest", "0")
       .option("--batch-size <n>", "hosts per batch after the canary (default: all at once)")
       .option("--pause-at-failures <n>", "a batch with this many failed hosts pauses the rollout", "1")
-      .option("--json", "print events and results as JSON lines"),
+      .option("--json", "print events and results as JSON lines")
+      .option("--confirm-existing <hosts...>", "with --install: the hosts' names, typed back: their mount-only filesystems are on none of the disks disko formats"),
   ).action(
-    wrap(async (names: string[], o: ConnOpts & { acceptFirstKey?: boolean; install?: boolean; system?: string; profile: string; confirmTimeout?: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean; skipCheck?: string[]; reboot: boolean; bootedSystem: string; canary: string; batchSize?: string; pauseAtFailures: string }) => {
+    wrap(async (names: string[], o: ConnOpts & { confirmExisting?: string[]; acceptFirstKey?: boolean; install?: boolean; system?: string; profile: string; confirmTimeout?: string; healthTimeout: string; waitTimeout: string; jobs: string; json?: boolean; skipCheck?: string[]; reboot: boolean; bootedSystem: string; canary: string; batchSize?: string; pauseAtFailures: string }) => {
       const store = loadStore(o.fleet);
       const flakeDir = resolve(o.fleet, "flake");
       // The watchdog must outlast the health check, or a slow but healthy start rolls back.
@@ -165,6 +167,7 @@ export function registerDeployCommand(program: Command): void {
         target: tOpts(o),
         ...(o.system ? { systemFor: () => o.system } : {}),
         skipChecks: skip,
+        ...(o.confirmExisting ? { confirmExisting: new Set(o.confirmExisting) } : {}),
         identities: () => identities(o.identity),
       });
       const unknown = [...skip].filter((n) => !checkNames.has(n));

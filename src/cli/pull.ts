@@ -15,6 +15,7 @@ import { planHost } from "../core/plan/host.js";
 import { keyIdHex, parsePublicKey } from "../core/signing/minisign.js";
 import { setInYaml } from "../core/fleet/edit.js";
 import { writeFileAtomic } from "../node/fs-atomic.js";
+import { addMachineAdoptOptions, adoptMachine, adoptMode, type MachineAdoptOptions } from "./adopt.js";
 
 /**
  * The fleet as far as the signing commands need it: its schema must hold, but findings of the
@@ -176,16 +177,17 @@ export function registerPull(program: Command): void {
       }),
     );
 
-  program
+  const adopt = program
     .command("adopt")
-    .description("make a pending node (booted with no identity drive) this host: its identity goes to the node encrypted to the node's own key, signed")
+    .description("make a pending node (booted with no identity drive) this host (--key: its identity goes to the node encrypted to the node's own key, signed), or describe a running machine as hosts/HOST.yaml (--address, --facter-report)")
     .argument("<host>", "host name")
-    .requiredOption("--key <ssh-ed25519>", "the pending node's key, as `hearth serve` lists it")
+    .option("--key <ssh-ed25519>", "the pending node's key, as `hearth serve` lists it")
     .option(...fleetOpt)
     .option(...idOpt)
-    .option("--expires <duration>", "how long the node may take the adoption", "7d")
-    .action(
-      wrap(async (host: string, opts: { key: string; fleet: string; identity?: string[]; expires: string }) => {
+    .option("--expires <duration>", "how long the node may take the adoption", "7d");
+  addMachineAdoptOptions(adopt).action(
+      wrap(async (host: string, opts: MachineAdoptOptions & { key: string; fleet: string; identity?: string[]; expires: string }) => {
+        if (adoptMode(opts) === "machine") return adoptMachine(host, opts);
         const dir = resolve(opts.fleet);
         const v = validated(dir);
         const h = v.fleet.hosts.get(host);

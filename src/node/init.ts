@@ -28,7 +28,12 @@ export async function initFleet(dir: string, opts: { example: string; admin: str
   const identity = opts.identity ?? defaultIdentityFile();
   let recipient: string;
   let identityCreated = false;
-  if (existsSync(identity)) recipient = (await loadIdentityFile(identity))[0]!.recipient;
+  if (existsSync(identity)) {
+    // A plugin identity's file may not name its recipient (only the plugin knows it).
+    const found = (await loadIdentityFile(identity)).find((i) => i.recipient);
+    if (!found) throw new UserError(`${identity} holds an age plugin identity but names no recipient; add a line \`# Recipient: age1…\` above it (the plugin prints it) and run again`);
+    recipient = found.recipient;
+  }
   else {
     const id = await newAgeIdentity();
     mkdirSync(dirname(identity), { recursive: true, mode: 0o700 });

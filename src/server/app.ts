@@ -338,7 +338,7 @@ export function createApp(deps: ServerDeps): Hono {
     app.post("/api/deploys", async (c) => {
       const b = await body<DeployRequest>(c);
       if (!Array.isArray(b.hosts)) throw new ApiFailure(422, "invalid", "name the hosts to deploy in `hosts`");
-      const d = await deploy.create(auth.userOf(c), { hosts: b.hosts.map(String), install: b.install === true, ...(b.policy && typeof b.policy === "object" ? { policy: b.policy } : {}) });
+      const d = await deploy.create(auth.userOf(c), { hosts: b.hosts.map(String), install: b.install === true, ...(Array.isArray(b.confirmExisting) ? { confirmExisting: b.confirmExisting.map(String) } : {}), ...(b.policy && typeof b.policy === "object" ? { policy: b.policy } : {}) });
       record(c, "deploy.plan", d.hosts.join(", "), `deploy ${d.id}${d.install ? " (install)" : ""}${d.commit ? ` from ${d.commit.slice(0, 12)}${d.dirty ? " (uncommitted changes)" : ""}` : " (not a git repository)"}`);
       return c.json(d, 201);
     });
@@ -362,11 +362,11 @@ export function createApp(deps: ServerDeps): Hono {
     });
     app.get("/api/hosts/:name/prepare", async (c) => c.json(await deploy.preparePlan(c.req.param("name"))));
     app.post("/api/hosts/:name/prepare", async (c) => {
-      const b = await body<{ confirm?: unknown }>(c);
+      const b = await body<{ confirm?: unknown; confirmExisting?: unknown }>(c);
       const name = c.req.param("name");
       const confirm = typeof b.confirm === "string" ? b.confirm : undefined;
       try {
-        const r = await deploy.prepare(name, confirm);
+        const r = await deploy.prepare(name, confirm, typeof b.confirmExisting === "string" ? b.confirmExisting : undefined);
         record(c, "prepare", name, "disks formatted, subvolumes made, keys placed");
         return c.json(r);
       } catch (e) {

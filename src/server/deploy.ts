@@ -68,6 +68,7 @@ interface Row {
 
 interface Stored {
   install: boolean;
+  confirmExisting?: string[];
   policy: DeployPolicy;
   batches: string[][];
   error?: string;
@@ -139,6 +140,7 @@ export class DeployService {
       updatedAt: r.updated_at,
       hosts,
       install: opts.install,
+      ...(opts.confirmExisting ? { confirmExisting: opts.confirmExisting } : {}),
       policy: opts.policy,
       ...(r.fleet_commit ? { commit: r.fleet_commit } : {}),
       dirty: r.fleet_dirty === 1,
@@ -182,10 +184,11 @@ export class DeployService {
     const unknown = hosts.filter((h) => !planned.validated.fleet.hosts.has(h));
     if (unknown.length) throw new ApiFailure(404, "not_found", `no host ${unknown.map((h) => `'${h}'`).join(", ")} in the fleet`);
     const git = await gitState(this.dir);
-    const { jobs } = this.jobs(planned.store, hosts, !!req.install);
+    const confirmExisting = (req.confirmExisting ?? []).map(String).filter((h) => hosts.includes(h));
+    const { jobs } = this.jobs(planned.store, hosts, !!req.install, confirmExisting);
     const byName = new Map(jobs.map((j) => [j.name, j]));
     const batches = planDeployBatches(hosts, (n) => byName.get(n)!.dependsOn.filter((d) => byName.has(d)), policy);
-    const stored: Stored = { install: !!req.install, policy, batches };
+    const stored: Stored = { install: !!req.install, policy, batches, ...(confirmExisting.length ? { confirmExisting } : {}) };
     const info = this.db.sql
       .prepare(`INSERT INTO deploys (created_at, updated_at, user, hosts, options, fleet_commit, fleet_dirty, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'planning')`)
       .run(now(), now(), user, JSON.stringify(batches.flat()), JSON.stringify(stored), git.commit ?? null, git.dirty ? 1 : 0);
@@ -196,10 +199,11 @@ export class DeployService {
     return this.get(id);
   }
 
-  private jobs(store: Parameters<typeof hostJobs>[0], hosts: string[], install: boolean) {
+  private jobs(store: Parameters<typeof hostJobs>[0], hosts: string[], install: boolean, confirmExisting: string[] = []) {
     try {
       return hostJobs(store, this.dir, hosts, {
         install,
+        confirmExisting: new Set(confirmExisting),
         ...(this.o.target ? { target: this.o.target } : {}),
         ...(this.o.systemStandIn ? { systemFor: this.o.systemStandIn } : {}),
         identities: this.o.identities,
@@ -245,7 +249,7 @@ export class DeployService {
     try {
       const facts = await gatherFacts(ssh);
       p.facts = `${facts.arch}, ${Math.floor(facts.memKiB / 1024)} MiB RAM, ${facts.nixos ? "NixOS" : "not NixOS"}${facts.uid === 0 ? "" : facts.sudo ? ", sudo" : ", no sudo"}${facts.kexec ? ", kexec" : ""}`;
-      p.problems.push(...factsProblems(job.name, job.host, job.kind, facts, { user: job.target.user, builtFromFleet: !job.systemPath }));
+      p.problems.push(...factsProblems(job.name, job.host, job.kind, facts, { user: job.target.user, builtFromFleet: !job.systemPath, ...(job.confirmExisting ? { confirmExisting: job.confirmExisting } : {}) }));
       if (job.kind === "update") {
         const r = await ssh.run(`readlink -f '${o.profile}'`, { timeoutMs: 15_000 });
         if (r.code === 0 && r.stdout.trim().startsWith("/nix/store/")) p.currentSystem = r.stdout.trim();
@@ -296,6 +300,7 @@ export class DeployService {
     const systems = new Map(d.plans.map((p) => [p.host, p.system!]));
     const { jobs } = hostJobs(planned.store, this.dir, d.hosts, {
       install: d.install,
+      confirmExisting: new Set(d.confirmExisting ?? []),
       ...(this.o.target ? { target: this.o.target } : {}),
       systemFor: (h) => systems.get(h),
       identities: this.o.identities,
@@ -455,11 +460,11 @@ export class DeployService {
   }
 
   /** Format and place keys; a destructive phase runs only with the host's name typed back. */
-  async prepare(host: string, confirm: string | undefined): Promise<{ log: string[] }> {
+  async prepare(host: string, confirm: string | undefined, confirmExisting?: string): Promise<{ log: string[] }> {
     const { store, target } = this.prepareTarget(host);
     const log: string[] = [];
     try {
-      await runPrepare(store, host, target, { phases: new Set(PREPARE_PHASES), ...(confirm !== undefined ? { confirm } : {}), identities: this.o.identities, log: (l) => log.push(l) });
+      await runPrepare(store, host, target, { phases: new Set(PREPARE_PHASES), ...(confirm !== undefined ? { confirm } : {}), ...(confirmExisting ? { confirmExisting } : {}), identities: this.o.identities, log: (l) => log.push(l) });
     } catch (e) {
       if (e instanceof UserError) throw new ApiFailure(422, "invalid", e.message);
       throw e;

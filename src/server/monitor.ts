@@ -2,6 +2,7 @@
 // its node agent's check-ins), its Ethereum clients' APIs, drift against what hearth deployed,
 // and the alert engine on top, notifying the fleet's webhook / e-mail without storms. Readings
 // are kept in SQLite with a day of history; the page reads the latest from memory.
+import { reachableAddress } from "../core/schema/network.js";
 import { resolve } from "node:path";
 import type { Db } from "./db.js";
 import { notFound } from "./errors.js";
@@ -323,7 +324,7 @@ const sortKeys = (r: Record<string, string>) => Object.fromEntries(Object.entrie
 /** Where a host's clients answer, as its configuration binds them (`mesh`: its mesh address). */
 export function ethEndpointsOf(host: Host, meshAddress?: string): EthEndpoints | undefined {
   const s = host.services as Record<string, { address?: string; ports?: { http?: number }; port?: number; keys?: string[]; http?: boolean } | undefined>;
-  const own = host.network.addresses[0]?.split("/")[0];
+  const own = reachableAddress(host.network);
   const addr = (a?: string) => (a === "mesh" ? meshAddress : a) ?? own;
   // A client bound to the host's loopback cannot be read from here (and 127.0.0.1 would be this server's own).
   const loopback = (a: string) => a === "localhost" || a.startsWith("127.") || a === "::1";

@@ -1,4 +1,5 @@
 // The page's metrics summary from the fleet's own Prometheus (fleet.yaml monitoring:), when it has one.
+import { reachableAddress } from "../core/schema/network.js";
 import type { Fleet } from "../core/schema/fleet.js";
 import { grafanaHost } from "../core/schema/monitoring.js";
 import type { PrometheusWire } from "./wire.js";
@@ -8,7 +9,7 @@ import { hostSummaries } from "../node/monitor/prometheus.js";
 export function prometheusUrl(fleet: Fleet, mesh: Record<string, string>, override?: string): { url?: string; grafanaUrl?: string } {
   const m = fleet.monitoring;
   if (!m?.prometheus) return override ? { url: override } : {};
-  const addr = (h: string) => mesh[h]?.split("/")[0] ?? fleet.hosts.get(h)?.network.addresses[0]?.split("/")[0];
+  const addr = (h: string) => mesh[h]?.split("/")[0] ?? (fleet.hosts.get(h) ? reachableAddress(fleet.hosts.get(h)!.network) : undefined);
   const at = (h: string | undefined, port: number) => (h && addr(h) ? `http://${addr(h)}:${port}` : undefined);
   const url = override ?? at(m.prometheus.host, m.prometheus.port);
   const g = m.grafana ? at(grafanaHost(m), m.grafana.port) : undefined;

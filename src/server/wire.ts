@@ -316,6 +316,7 @@ export interface DeployWire {
   updatedAt: string;
   hosts: string[];
   install: boolean;
+  confirmExisting?: string[];
   policy: DeployPolicy;
   /** The fleet's git commit the deploy came from, and whether its tree had uncommitted changes. */
   commit?: string;
@@ -332,6 +333,8 @@ export interface DeployWire {
 export interface DeployRequest {
   hosts: string[];
   install?: boolean;
+  /** Hosts whose names were typed back: an install may format disks beside their mount-only filesystems. */
+  confirmExisting?: string[];
   policy?: Partial<DeployPolicy>;
 }
 

@@ -2,7 +2,8 @@
 // facts gathered in one read-only round trip (nixos-anywhere's habit). Each problem says what
 // to do. Pure: the executor gathers, this decides.
 import type { Host } from "../schema/fleet.js";
-import { formattedVolumes } from "../features/storage/layout.js";
+import { formattedVolumes, mountOnlyVolumes } from "../features/storage/layout.js";
+import { volumeDevices } from "../features/storage/place.js";
 import type { DeployKind } from "./deploy.js";
 
 export interface Facts {
@@ -12,7 +13,7 @@ export interface Facts {
   sudo: boolean;
   kexec: boolean;
   nixos: boolean;
-  /** Resolvable names under /dev/disk/by-id, by-path, by-partlabel, by-uuid. */
+  /** Block devices that resolve: /dev/disk/by-{id,path,partlabel,uuid,label,partuuid}/*, and kernel names (/dev/sdb, /dev/nvme0n1). */
   devices: Set<string>;
 }
 
@@ -23,7 +24,22 @@ const ARCH: Record<string, string> = { "x86_64-linux": "x86_64", "aarch64-linux"
 
 /** The disks an installation formats, by id: what disko will look for on the machine. */
 export const installDisks = (host: Host): string[] =>
-  [...new Set([...(host.storage.bootDisk ? [host.storage.bootDisk] : []), ...formattedVolumes(host).flatMap(([, v]) => v.devices)])];
+  [...new Set([...(host.storage.bootDisk ? [host.storage.bootDisk] : []), ...formattedVolumes(host).flatMap(([, v]) => volumeDevices(v))])];
+
+/**
+ * The refusal to format disks on a host with filesystems that are only mounted (type: mount):
+ * their by-uuid or by-label names cannot be told apart from the wiped disks before the fact, so
+ * the user types the host's name back (`--confirm-existing HOST`). Undefined when nothing is at risk.
+ *
+ *   existingFilesystemsProblem("nas", host, "nixos-anywhere (disko)", ["/dev/disk/by-id/a"], undefined)
+ *   // → "nas has filesystems that hearth must only mount, never format: /srv/media (…) …"
+ */
+export function existingFilesystemsProblem(name: string, host: Host, formatter: string, disks: string[], confirm: string | undefined): string | undefined {
+  const existing = mountOnlyVolumes(host);
+  if (existing.length === 0 || disks.length === 0 || confirm === name) return undefined;
+  const list = existing.map(([v, m]) => `${m.mountpoint} (${m.device}, ${m.fsType}; volume ${v})`).join(", ");
+  return `${name} has filesystems that hearth must only mount, never format: ${list}. ${formatter} wipes ${disks.join(", ")}; check that none of those filesystems is on them (lsblk -o NAME,FSTYPE,UUID,LABEL,MOUNTPOINTS on the machine), then run again with --confirm-existing ${name}`;
+}
 
 export function checkFacts(
   name: string,
@@ -36,6 +52,8 @@ export function checkFacts(
     builtFromFleet: boolean;
     /** Bytes of the kexec tree, once built. */
     kexecBytes?: number;
+    /** The host's name, typed back: the disks an install formats hold none of its mount-only filesystems. */
+    confirmExisting?: string;
   },
 ): string[] {
   const problems: string[] = [];
@@ -52,6 +70,8 @@ export function checkFacts(
   }
   if (kind === "install") {
     if (mib < INSTALL_MIN_MIB) problems.push(`the machine has ${mib} MiB of RAM; nixos-anywhere's installer needs at least ${INSTALL_MIN_MIB} MiB`);
+    const existing = existingFilesystemsProblem(name, host, "nixos-anywhere runs disko, which", installDisks(host), o.confirmExisting);
+    if (existing) problems.push(existing);
     const missing = installDisks(host).filter((d) => !f.devices.has(d));
     if (missing.length) {
       const byId = [...f.devices].filter((d) => d.startsWith("/dev/disk/by-id/")).sort();

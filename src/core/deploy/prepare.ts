@@ -3,6 +3,7 @@
 // stdin (named, never its value); the executor runs them over SSH, --dry-run prints them.
 import type { Host } from "../schema/fleet.js";
 import type { PlannedSecret } from "../secrets/plan.js";
+import { existingFilesystemsProblem } from "./facts.js";
 
 type Btrfs = Extract<Host["storage"]["volumes"][string], { type: "btrfs" }>;
 
@@ -31,7 +32,7 @@ const MNT = "/mnt/hearth-prepare";
 
 /** btrfs volumes that hearth does not format at install (format: false): the ones to prepare. */
 export const preparableVolumes = (host: Host): [string, Btrfs][] =>
-  Object.entries(host.storage.volumes).filter((e): e is [string, Btrfs] => e[1].type === "btrfs" && !e[1].format);
+  Object.entries(host.storage.volumes).filter((e): e is [string, Btrfs] => e[1].type === "btrfs" && !e[1].format && e[1].devices.length > 0);
 
 /** Where an absolute path on the running host lives inside a volume: [volume, subvolume, relative path]. */
 function placeOf(host: Host, path: string): [string, string, string] | undefined {
@@ -48,10 +49,19 @@ function placeOf(host: Host, path: string): [string, string, string] | undefined
   return best;
 }
 
-export function planPrepare(hostName: string, host: Host, secrets: PlannedSecret[], facts?: PrepareFacts): { phases: Phase[]; problems: string[] } {
+export function planPrepare(
+  hostName: string,
+  host: Host,
+  secrets: PlannedSecret[],
+  facts?: PrepareFacts,
+  /** confirmExisting: the host's name typed back (--confirm-existing); formats: whether the format phase is chosen (default yes). */
+  o: { confirmExisting?: string; formats?: boolean } = {},
+): { phases: Phase[]; problems: string[] } {
   const problems: string[] = [];
   const volumes = preparableVolumes(host);
   if (volumes.length === 0) problems.push(`${hostName} has no btrfs volume with format: false to prepare (installed hosts are formatted by disko at install)`);
+  const existing = o.formats === false ? undefined : existingFilesystemsProblem(hostName, host, "hearth prepare's format phase", volumes.flatMap(([, v]) => v.devices), o.confirmExisting);
+  if (existing) problems.push(existing);
   const check: Phase = { name: "check", destructive: false, steps: [] };
   const format: Phase = { name: "format", destructive: true, steps: [] };
   const subvolumes: Phase = { name: "subvolumes", destructive: false, steps: [] };

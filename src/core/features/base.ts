@@ -4,6 +4,7 @@ import type { Host } from "../schema/fleet.js";
 import { volumeKind } from "./storage/registry.js";
 import { nix } from "../nix/ast.js";
 import { AGENT } from "./agent.js";
+import { networkingOptions } from "./network.js";
 
 export const SSH_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key";
 const HOST_KEY_FILE = "ssh_host_ed25519_key";
@@ -59,19 +60,11 @@ export const base: Feature = {
         openssh: { authorizedKeys: { keys: u.sshKeys } },
       };
     }
-    const net = host.network;
     out.config.push({
       networking: {
         hostName,
         ...(fleet.domain ? { domain: fleet.domain } : {}),
-        useDHCP: false,
-        interfaces: {
-          [net.interface]: net.dhcp
-            ? { useDHCP: true }
-            : { ipv4: { addresses: net.addresses.map((a) => ({ address: a.split("/")[0]!, prefixLength: Number(a.split("/")[1]) })) } },
-        },
-        ...(net.gateway ? { defaultGateway: net.gateway } : {}),
-        ...(net.dns.length ? { nameservers: net.dns } : {}),
+        ...networkingOptions(host),
       },
       time: { timeZone: fleet.timeZone },
       i18n: { defaultLocale: fleet.locale },

@@ -12,6 +12,8 @@ interface Profile {
   loader: "systemd-boot" | "grub-bios-efi" | "extlinux";
   /** The Pi's EEPROM boot loader reads its firmware from a FAT partition (see PI_FIRMWARE_PATH). */
   piFirmware?: true;
+  /** Whether the machine has Wi-Fi: true on the Pis (onboard brcmfmac), false on servers and VMs; unknown for a generic PC. */
+  wifi?: boolean;
 }
 
 const modulesPath = (p: string) => nix.interp(nix.v("modulesPath"), p);
@@ -41,11 +43,11 @@ const PI_MODULES = ["xhci_pci", "usbhid", "usb_storage", "uas"];
 
 export const PROFILES: Record<Host["hardware"], Profile> = {
   "generic-x86-uefi": { system: "x86_64-linux", initrdModules: X86_MODULES, imports: [], config: { hardware: { enableRedistributableFirmware: true, cpu: { intel: { updateMicrocode: true }, amd: { updateMicrocode: true } } } }, loader: "systemd-boot" },
-  "hetzner-dedicated": { system: "x86_64-linux", initrdModules: [...X86_MODULES, "igb", "e1000e"], imports: [], config: { hardware: { enableRedistributableFirmware: true, cpu: { intel: { updateMicrocode: true }, amd: { updateMicrocode: true } } } }, loader: "systemd-boot" },
-  "hetzner-cloud": { system: "x86_64-linux", initrdModules: ["virtio_pci", "virtio_scsi", "virtio_net", "sd_mod", "sr_mod"], imports: [modulesPath("/profiles/qemu-guest.nix")], config: {}, loader: "grub-bios-efi" },
-  "qemu-vm": { system: "x86_64-linux", initrdModules: ["virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net"], imports: [modulesPath("/profiles/qemu-guest.nix")], config: {}, loader: "systemd-boot" },
-  "raspberry-pi-4": { system: "aarch64-linux", initrdModules: [...PI_MODULES, "genet"], imports: [nix.sel(nix.v("inputs"), "nixos-hardware", "nixosModules", "raspberry-pi-4")], config: piConfig({ "4": { "fkms-3d": { enable: false } } }), loader: "extlinux", piFirmware: true },
-  "raspberry-pi-5": { system: "aarch64-linux", initrdModules: [...PI_MODULES, "macb"], imports: [nix.sel(nix.v("inputs"), "nixos-hardware", "nixosModules", "raspberry-pi-5")], config: piConfig(), loader: "extlinux", piFirmware: true },
+  "hetzner-dedicated": { wifi: false, system: "x86_64-linux", initrdModules: [...X86_MODULES, "igb", "e1000e"], imports: [], config: { hardware: { enableRedistributableFirmware: true, cpu: { intel: { updateMicrocode: true }, amd: { updateMicrocode: true } } } }, loader: "systemd-boot" },
+  "hetzner-cloud": { wifi: false, system: "x86_64-linux", initrdModules: ["virtio_pci", "virtio_scsi", "virtio_net", "sd_mod", "sr_mod"], imports: [modulesPath("/profiles/qemu-guest.nix")], config: {}, loader: "grub-bios-efi" },
+  "qemu-vm": { wifi: false, system: "x86_64-linux", initrdModules: ["virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net"], imports: [modulesPath("/profiles/qemu-guest.nix")], config: {}, loader: "systemd-boot" },
+  "raspberry-pi-4": { wifi: true, system: "aarch64-linux", initrdModules: [...PI_MODULES, "genet"], imports: [nix.sel(nix.v("inputs"), "nixos-hardware", "nixosModules", "raspberry-pi-4")], config: piConfig({ "4": { "fkms-3d": { enable: false } } }), loader: "extlinux", piFirmware: true },
+  "raspberry-pi-5": { wifi: true, system: "aarch64-linux", initrdModules: [...PI_MODULES, "macb"], imports: [nix.sel(nix.v("inputs"), "nixos-hardware", "nixosModules", "raspberry-pi-5")], config: piConfig(), loader: "extlinux", piFirmware: true },
 };
 
 /** True for Raspberry Pi hosts, whose boot disk carries the firmware partition. */

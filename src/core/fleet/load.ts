@@ -142,8 +142,11 @@ function toIssue(schema: z.ZodType, data: unknown, src: SourceFile, zi: z.core.$
         ? issueAt(src, path, "error", `'${path[path.length - 1]}' is required`, `add it (${zi.expected})`)
         : issueAt(src, path, "error", `expected ${zi.expected}, got ${describe(value)}`);
     }
-    default:
-      return issueAt(src, path, "error", zi.message);
+    default: {
+      // A refinement may say what to do (`ctx.addIssue({ …, params: { hint } })`).
+      const hint = zi.code === "custom" && typeof zi.params?.hint === "string" ? zi.params.hint : undefined;
+      return issueAt(src, path, "error", zi.message, hint);
+    }
   }
 }
 

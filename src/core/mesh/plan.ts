@@ -5,6 +5,7 @@ import type { Fleet, Host } from "../schema/fleet.js";
 import type { FleetMesh } from "../schema/mesh.js";
 import type { YamlPath } from "../validate/issues.js";
 import { ip6At, isUsableOffset, numToIp4, offsetIn, parsePrefix4, prefixLen } from "./ip.js";
+import { staticIPv4 } from "../schema/network.js";
 
 export const ADDRESSES_FILE = "mesh/addresses.json";
 export const WG_KEY_PATH = "/run/agenix/wireguard-key";
@@ -93,7 +94,7 @@ export function planMesh(fleet: Fleet, state: MeshState = { addresses: {}, publi
   for (const [name, h] of [...fleet.hosts].sort(([a], [b]) => a.localeCompare(b))) {
     if (!h.mesh.enable) continue;
     const listenPort = h.mesh.port ?? m.port;
-    const staticAddr = h.network.addresses[0]?.split("/")[0];
+    const staticAddr = staticIPv4(h.network);
     let endpoint = h.mesh.nat ? undefined : (h.mesh.endpoint ?? staticAddr);
     if (endpoint && splitEndpoint(endpoint)[1] === undefined) endpoint = `${endpoint}:${listenPort}`;
     drafts.push({ name, external: false, endpoint, listenPort, tags: h.tags, hub: m.hubs.includes(name), pin: h.mesh.address, pinPath: ["mesh", "address"], publicKey: state.publicKey(name, false) });

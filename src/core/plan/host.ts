@@ -5,6 +5,8 @@ import type { DataDir, HealthCheck, PortSpec, ProcessSpec, Role, SecretNeed, Ser
 import { ROLES, kindFor } from "../services/registry.js";
 import type { Feature, HostModules } from "../features/types.js";
 import { base } from "../features/base.js";
+import { network } from "../features/network.js";
+import { staticIPv4 } from "../schema/network.js";
 import { hardware } from "../features/hardware.js";
 import { storageLayout } from "../features/storage/layout.js";
 import { credstore, remoteUnlock, secureBoot } from "../features/unlock.js";
@@ -16,7 +18,7 @@ import { scrapedOverMesh } from "../schema/monitoring.js";
 import { headscaleServer, type MeshPlan } from "../mesh/plan.js";
 import type { NixValue } from "../nix/ast.js";
 
-export const FEATURES: Feature[] = [base, hardware, storageLayout, credstore, secureBoot, remoteUnlock, mesh, agent, monitoring];
+export const FEATURES: Feature[] = [base, network, hardware, storageLayout, credstore, secureBoot, remoteUnlock, mesh, agent, monitoring];
 
 export interface PlannedService {
   role: Role;
@@ -46,7 +48,9 @@ export interface HostPlan {
 }
 
 export function localAddress(host: Host): string {
-  return host.network.addresses[0]?.split("/")[0] ?? "127.0.0.1";
+  // The first static IPv4 address: services bind to one address, and an IPv6-only host keeps
+  // them on loopback as a DHCP host does (binding a global IPv6 address is a choice: address:).
+  return staticIPv4(host.network) ?? "127.0.0.1";
 }
 
 export function serviceContext(fleet: Fleet, name: string, host: Host, mesh?: MeshPlan): ServiceContext {

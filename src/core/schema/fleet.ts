@@ -5,7 +5,9 @@ import { z } from "zod";
 import { parseRecipient } from "../secrets/recipients.js";
 import { fleetMesh, hostMesh } from "./mesh.js";
 import { alerts, monitoring } from "./monitoring.js";
-import { absPath, ethNetwork, fleetRelativeNix, hostName, interfaceName, ipv4, ipv4Cidr, size, sshPublicKey } from "./common.js";
+import { storage, volume } from "./storage.js";
+import { absPath, ethNetwork, fleetRelativeNix, hostName, interfaceName, ipv4, ipv4Cidr, sshPublicKey } from "./common.js";
+import { kernel, network } from "./network.js";
 import { DISCRIMINATOR, KINDS_BY_ROLE, ROLES } from "../services/registry.js";
 import type { Role } from "../services/types.js";
 
@@ -14,79 +16,6 @@ export const HARDWARE = ["generic-x86-uefi", "hetzner-dedicated", "hetzner-cloud
 export const BOOT_FORMATS = ["kexec", "iso", "sd-image", "disk"] as const;
 /** Boot media of a node class's image (fleet.yaml `images:`); see ../features/formats.ts. */
 export const IMAGE_FORMATS = ["kexec", "netboot", "iso", "disk"] as const;
-
-const diskId = z
-  .string()
-  .regex(/^\/dev\/disk\/by-(id|path|partlabel|uuid)\/\S+$/, "must name the disk by /dev/disk/by-id/... (stable across reboots)");
-
-const btrfsVolume = z.strictObject({
-  type: z.literal("btrfs"),
-  devices: z.array(diskId).min(1).describe("Disks of the volume, by id"),
-  format: z
-    .boolean()
-    .default(true)
-    .describe("Let disko partition and format the disks; false mounts an existing filesystem (ephemeral hosts, seed 000)"),
-  label: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).optional().describe("Filesystem label, used to mount an existing volume"),
-  subvolumes: z
-    .record(
-      z.string().regex(/^[A-Za-z0-9@._-]+$/, "subvolume names: letters, digits, @ . _ -"),
-      z.strictObject({
-        mountpoint: absPath.describe("Where the subvolume is mounted"),
-        mountOptions: z.array(z.string()).default(["compress=zstd", "noatime"]).describe("Mount options"),
-      }),
-    )
-    .default({})
-    .describe("Subvolumes by name, each mounted where services need it"),
-});
-
-const zfsVolume = z.strictObject({
-  type: z.literal("zfs"),
-  pool: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/).default("rpool").describe("Pool name (default rpool)"),
-  mode: z.enum(["single", "mirror", "raidz1", "raidz2", "raidz3"]).default("single").describe("Redundancy of the pool"),
-  devices: z.array(diskId).min(1).describe("Disks of the pool, by id"),
-  encryption: z
-    .enum(["none", "native", "credstore"])
-    .default("credstore")
-    .describe("credstore: ZFS native encryption with its raw key in a LUKS-encrypted zvol (seeds 002/003); native: passphrase prompt"),
-  datasets: z
-    .record(
-      z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/),
-      z.strictObject({
-        mountpoint: absPath.describe("Mount point"),
-        snapshots: z.boolean().default(true).describe("Include in automatic snapshots"),
-      }),
-    )
-    .default({ root: { mountpoint: "/", snapshots: true }, nix: { mountpoint: "/nix", snapshots: false }, var: { mountpoint: "/var", snapshots: true }, home: { mountpoint: "/home", snapshots: true } })
-    .describe("Datasets by name under the encrypted parent"),
-});
-
-const ext4Volume = z.strictObject({
-  type: z.literal("ext4"),
-  devices: z.array(diskId).length(1, "an ext4 volume lives on exactly one disk").describe("The disk, by id"),
-  format: z.boolean().default(true).describe("Let disko partition and format the disk"),
-  label: z.string().regex(/^[A-Za-z0-9_-]{1,16}$/).optional().describe("Filesystem label"),
-  mountpoint: absPath.describe("Mount point"),
-});
-
-export const volume = z.discriminatedUnion("type", [btrfsVolume, zfsVolume, ext4Volume]);
-
-const storage = z
-  .strictObject({
-    bootDisk: diskId.optional().describe("Disk holding the EFI system partition when the system is installed"),
-    volumes: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, "volume names: lower-case letters, digits and '-'"), volume).default({}).describe("Volumes by name"),
-    swap: z
-      .strictObject({
-        size: size.describe("Swap partition size, e.g. 8G"),
-        randomEncryption: z.boolean().default(true).describe("Encrypt swap with a fresh random key each boot"),
-      })
-      .optional()
-      .describe("Swap partition on the boot disk"),
-    secretsDir: absPath
-      .optional()
-      .describe("Persistent directory for the SSH host key of an ephemeral host (default: the mountpoint of a volume, subvolume or dataset named 'secrets')"),
-  })
-  .prefault({})
-  .describe("Disks, filesystems and mounts");
 
 const security = z
   .strictObject({
@@ -122,17 +51,6 @@ const security = z
   })
   .prefault({})
   .describe("Disk unlock, Secure Boot and remote unlock");
-
-const network = z
-  .strictObject({
-    interface: interfaceName.default("eth0").describe("Primary interface name"),
-    dhcp: z.boolean().default(true).describe("Use DHCP on the primary interface"),
-    addresses: z.array(ipv4Cidr).default([]).describe("Static addresses with prefix length (with dhcp: false)"),
-    gateway: ipv4.optional().describe("Default gateway for static addressing"),
-    dns: z.array(z.string()).default([]).describe("DNS servers"),
-  })
-  .prefault({})
-  .describe("Host networking; firewall openings are derived from the services");
 
 const user = z.strictObject({
   sshKeys: z.array(sshPublicKey).default([]).describe("Authorized SSH keys (login is key-only)"),
@@ -190,6 +108,7 @@ export const hostSchema = z
     storage,
     security,
     network,
+    kernel,
     users: z.record(z.string().regex(/^[a-z_][a-z0-9_-]*$/), user).default({}).describe("Login users by name; root has no password"),
     mesh: hostMesh,
     services: servicesSchema(),
@@ -200,10 +119,12 @@ export const hostSchema = z
   })
   .describe("One host of the fleet");
 
+// X25519 (`age1…`) or an age plugin recipient (`age1yubikey1…`: a key on a hardware token, which
+// hearth encrypts to through the plugin binary). `params.hint` becomes the finding's hint.
 const ageRecipient = z.string().superRefine((s, ctx) => {
   const r = parseRecipient(s);
-  if (!r.ok) ctx.addIssue({ code: "custom", message: `${r.reason}; use the line age-keygen -y (or hearth secrets keygen) prints` });
-  else if (r.recipient.type !== "x25519") ctx.addIssue({ code: "custom", message: "must be an age1… recipient; put SSH keys under sshKeys" });
+  if (!r.ok) ctx.addIssue({ code: "custom", message: r.reason, params: { hint: r.hint ?? "use the line age-keygen -y (or hearth secrets keygen) prints" } });
+  else if (r.recipient.type === "ssh-ed25519") ctx.addIssue({ code: "custom", message: "must be an age1… recipient", params: { hint: "put SSH keys under sshKeys" } });
 });
 
 const customSecret = z.strictObject({
@@ -269,7 +190,7 @@ export const fleetSchema = z
         z.string().regex(/^[a-z_][a-z0-9_-]*$/),
         z.strictObject({
           sshKeys: z.array(sshPublicKey).default([]).describe("SSH public keys for root logins (ssh-ed25519 keys are also secret recipients)"),
-          ageKeys: z.array(ageRecipient).default([]).describe("age recipients (age1…, from `hearth secrets keygen` or age-keygen) that can decrypt every secret"),
+          ageKeys: z.array(ageRecipient).default([]).describe("age recipients that can decrypt every secret: age1… (from `hearth secrets keygen` or age-keygen) or a plugin recipient such as age1yubikey1… (a key on a hardware token; encrypting to it needs age-plugin-yubikey on PATH)"),
         })
         .refine((a) => a.sshKeys.length + a.ageKeys.length > 0, "an admin needs at least one key: sshKeys (to log in) or ageKeys (to read secrets)"),
       )
@@ -313,6 +234,7 @@ export type HostInput = z.input<typeof hostSchema>;
 export type Host = z.infer<typeof hostSchema> & { services: Services };
 export type FleetSettings = z.infer<typeof fleetSchema>;
 export type Volume = z.infer<typeof volume>;
+export { volume };
 export type ImageClass = z.infer<typeof imageClass>;
 export type ImageFormat = (typeof IMAGE_FORMATS)[number];
 

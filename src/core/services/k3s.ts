@@ -1,6 +1,7 @@
 // k3s Kubernetes server or agent (seed 004's RAM-booted cluster), via NixOS's services.k3s.
 import { z } from "zod";
 import type { ServiceContext, ServiceKind } from "./types.js";
+import { staticIPv4 } from "../schema/network.js";
 
 const schema = z.strictObject({
   role: z.enum(["server", "agent"]).default("agent").describe("server runs the control plane; agent only runs workloads"),
@@ -19,7 +20,7 @@ export const K3S_TOKEN_PATH = "/run/agenix/k3s-token";
 function initServer(ctx: ServiceContext): [string, string | undefined] | undefined {
   for (const [name, h] of ctx.hosts) {
     const k = h.services.k3s;
-    if (k?.role === "server" && k.clusterInit) return [name, h.network.addresses[0]?.split("/")[0]];
+    if (k?.role === "server" && k.clusterInit) return [name, staticIPv4(h.network)];
   }
   return undefined;
 }

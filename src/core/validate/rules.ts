@@ -3,7 +3,9 @@
 import type { Fleet, Host } from "../schema/fleet.js";
 import type { SourceFile } from "../fleet/source.js";
 import { issueAt } from "../fleet/source.js";
-import { didYouMean, type Issue, type YamlPath } from "./issues.js";
+import { didYouMean, formatPath, type Issue, type YamlPath } from "./issues.js";
+import { hostInterfaces } from "../features/network.js";
+import { inSubnet4, parseCidr } from "../schema/network.js";
 import { hostSecretNeeds } from "../plan/host.js";
 import { isMember, planMesh } from "../mesh/plan.js";
 import { planSecrets } from "../secrets/plan.js";
@@ -12,6 +14,9 @@ import { mountHolding, persistentSecretsDir } from "../features/base.js";
 import { hostServices, type PlannedService } from "../plan/host.js";
 import { PROFILES } from "../features/hardware.js";
 import { VOLUME_KINDS, volumeKind } from "../features/storage/registry.js";
+import { formattedVolumes } from "../features/storage/layout.js";
+import { placementOf, volumeDevices } from "../features/storage/place.js";
+import { KERNEL_DISK } from "../schema/storage.js";
 import { formatsOf } from "../features/formats.js";
 import { jwtOf } from "../services/ethereum/common.js";
 import { ethPlatforms } from "../services/ethereum/platforms.js";
@@ -54,6 +59,8 @@ export function checkRules(input: RuleInput): Issue[] {
     flagRules(name, svcs, report);
     dataDirRules(name, host, svcs, report);
     securityRules(name, host, report);
+    networkRules(name, host, fleet, report);
+    wsRules(name, host, report);
     for (const [i, m] of host.extraModules.entries())
       if (input.files[m] === undefined) report(name, ["extraModules", i], "error", `file '${m}' does not exist in the fleet directory`, "create it or remove the entry");
   }
@@ -164,28 +171,119 @@ function hardwareRules(name: string, host: Host, report: Report) {
 }
 
 function storageRules(name: string, host: Host, report: Report) {
+  const vols = host.storage.volumes;
+  const at = (vname: string, ...rest: (string | number)[]): YamlPath => ["storage", "volumes", vname, ...rest];
   const seenDev = new Map<string, string>();
   const seenMount = new Map<string, string>();
-  for (const [vname, vol] of Object.entries(host.storage.volumes)) {
+  const byType = (t: string) => Object.keys(vols).filter((n) => vols[n]!.type === t);
+  /** Volumes placed on each array or group: what an array holds, what a group's LVs are. */
+  const onRaid = new Map<string, string[]>();
+  const onVg = new Map<string, string[]>();
+  const formatted = new Set(formattedVolumes(host).flatMap(([, v]) => volumeDevices(v)));
+  if (host.storage.bootDisk) formatted.add(host.storage.bootDisk);
+  for (const [vname, vol] of Object.entries(vols)) {
     const kind = VOLUME_KINDS[vol.type];
+    const devices = volumeDevices(vol);
     const min = kind.minDevices?.(vol);
-    if (min && vol.devices.length < min[0])
-      report(name, ["storage", "volumes", vname, "devices"], "error", `${min[1]}, but ${vol.devices.length} given`, "add disks or choose a layout with less redundancy");
-    vol.devices.forEach((d, i) => {
+    if (min && devices.length < min[0])
+      report(name, at(vname, "devices"), "error", `${min[1]}, but ${devices.length} given`, "add disks or choose a layout with less redundancy");
+    devices.forEach((d, i) => {
       const prev = seenDev.get(d);
-      if (prev) report(name, ["storage", "volumes", vname, "devices", i], "error", `disk ${d} is already used by volume '${prev}'`, "each disk belongs to one volume");
+      if (prev) report(name, at(vname, "devices", i), "error", `disk ${d} is already used by volume '${prev}'`, "each disk belongs to one volume");
       seenDev.set(d, vname);
+      deviceNameRule(name, d, at(vname, "devices", i), report, true);
     });
     for (const m of kind.mounts(vol)) {
       const prev = seenMount.get(m.mountpoint);
-      if (prev) report(name, ["storage", "volumes", vname, ...m.field], "error", `${m.mountpoint} is already mounted by volume '${prev}'`, "mount each path once");
+      if (prev) report(name, at(vname, ...m.field), "error", `${m.mountpoint} is already mounted by volume '${prev}'`, "mount each path once");
       seenMount.set(m.mountpoint, vname);
     }
     if (vol.type === "zfs" && host.ephemeral && vol.encryption === "credstore")
-      report(name, ["storage", "volumes", vname, "encryption"], "error", "the credstore unlock runs in an installed system's initrd; an ephemeral host cannot use it", "use encryption: native or none");
+      report(name, at(vname, "encryption"), "error", "the credstore unlock runs in an installed system's initrd; an ephemeral host cannot use it", "use encryption: native or none");
+    if (vol.type === "xfs" && vol.subvolumes !== undefined)
+      report(name, at(vname, "subvolumes"), "error", "XFS has no subvolumes", "use type: btrfs for subvolumes, or make one xfs volume per mount point (logical volumes of an lvm group: lvm: { vg, size })");
+    // Where the volume lives: its own disks, a logical volume of a group, or an array.
+    const place = placementOf(vol);
+    const lvmRef = "lvm" in vol ? vol.lvm : undefined;
+    const raidRef = "raid" in vol ? vol.raid : undefined;
+    const kinds = [devices.length > 0 && "devices", lvmRef && "lvm", raidRef && "raid"].filter((x): x is string => !!x);
+    if (vol.type !== "mount" && vol.type !== "zfs" && kinds.length === 0)
+      report(name, at(vname), "error", `volume '${vname}' is on nothing: it names no disks, volume group or array`,
+        vol.type === "lvm" ? "add devices: [/dev/disk/by-id/...] (its physical volumes) or raid: NAME" : "add devices: [/dev/disk/by-id/...], lvm: { vg: NAME, size: 50G } or raid: NAME");
+    if (kinds.length > 1) report(name, at(vname, kinds[1]!), "error", `volume '${vname}' names both ${kinds[0]} and ${kinds[1]}`, "a volume lives in one place: on its disks, on a logical volume or on an array");
+    if (place.on === "lvm") {
+      const vg = vols[place.vg];
+      if (vg?.type !== "lvm")
+        report(name, at(vname, "lvm", "vg"), "error", vg ? `'${place.vg}' is a ${vg.type} volume, not an LVM volume group` : `no volume group '${place.vg}' in storage.volumes`,
+          didYouMean(place.vg, byType("lvm")) ?? (byType("lvm").length ? `one of: ${byType("lvm").join(", ")}` : `add it: storage.volumes.${place.vg}: { type: lvm, devices: [/dev/disk/by-id/...] }`));
+      else onVg.set(place.vg, [...(onVg.get(place.vg) ?? []), vname]);
+      if ("format" in vol && !vol.format) report(name, at(vname, "format"), "error", "a logical volume is made by disko with its group; format: false has nothing to mount", "remove format: false, or describe the existing filesystem as type: mount");
+    }
+    if (place.on === "raid") {
+      const r = vols[place.raid];
+      if (r?.type !== "raid")
+        report(name, at(vname, "raid"), "error", r ? `'${place.raid}' is a ${r.type} volume, not a RAID array` : `no RAID array '${place.raid}' in storage.volumes`,
+          didYouMean(place.raid, byType("raid")) ?? (byType("raid").length ? `one of: ${byType("raid").join(", ")}` : `add it: storage.volumes.${place.raid}: { type: raid, level: 1, devices: [...] }`));
+      else onRaid.set(place.raid, [...(onRaid.get(place.raid) ?? []), vname]);
+    }
+    if (vol.type === "mount") {
+      deviceNameRule(name, vol.device, at(vname, "device"), report, false);
+      // The filesystem must not be on something hearth formats: the same name, or a partition of it.
+      const wiped = [...formatted].find((d) => vol.device === d || isPartitionOf(vol.device, d));
+      if (wiped)
+        report(name, at(vname, "device"), "error", `${vol.device} is ${vol.device === wiped ? "" : "on "}${wiped}, which hearth formats (${seenDev.get(wiped) ? `volume '${seenDev.get(wiped)}'` : "storage.bootDisk"}): this filesystem would be wiped`,
+          "remove the disk from the formatted volume, or this mount if the filesystem is to be made anew");
+      const prev = seenDev.get(vol.device);
+      if (prev && prev !== vname && !wiped) report(name, at(vname, "device"), "error", `${vol.device} is already used by volume '${prev}'`, "each device belongs to one volume");
+      seenDev.set(vol.device, vname);
+    }
   }
+  for (const r of byType("raid")) {
+    const users = onRaid.get(r) ?? [];
+    if (users.length === 0) report(name, at(r), "warning", `RAID array '${r}' holds nothing: no volume names raid: ${r}`, `put a filesystem or an lvm group on it (raid: ${r}), or remove it`);
+    for (const u of users.slice(1))
+      report(name, at(u, "raid"), "error", `array '${r}' already holds volume '${users[0]}'`, "an array holds one volume; put an lvm group on it for several");
+  }
+  for (const g of byType("lvm")) {
+    const lvs = onVg.get(g) ?? [];
+    if (lvs.length === 0) report(name, at(g), "warning", `volume group '${g}' has no logical volumes: no volume names lvm: { vg: ${g} }`, `add volumes with lvm: { vg: ${g}, size: 50G }, or remove it`);
+    // Sizes are known only as shares of the group: more than all of it cannot be made.
+    const shares = lvs.map((lv) => ({ lv, size: (vols[lv] as { lvm: { size: string } }).lvm.size })).filter((x) => x.size.endsWith("%"));
+    let sum = 0;
+    for (const { lv, size } of shares) {
+      sum += Number(size.slice(0, -1));
+      if (sum > 100)
+        report(name, at(lv, "lvm", "size"), "error", `logical volume '${lv}' gets ${size} of group '${g}', but the volumes before it already take ${sum - Number(size.slice(0, -1))}%`,
+          "shares are of the space left when the volume is made; give fixed sizes (50G), and 100% to the last one only");
+    }
+    const full = shares.filter((x) => x.size === "100%");
+    if (full.length === 1 && lvs.length > 1 && shares.length > 1)
+      report(name, at(full[0]!.lv, "lvm", "size"), "warning", `'${full[0]!.lv}' takes all of group '${g}' and other volumes take shares too`, "give the others fixed sizes, or lower this share");
+  }
+  if (host.storage.bootDisk) deviceNameRule(name, host.storage.bootDisk, ["storage", "bootDisk"], report, true);
   if (host.storage.bootDisk && host.ephemeral)
     report(name, ["storage", "bootDisk"], "warning", "an ephemeral host boots from the network or RAM; bootDisk is ignored", "remove storage.bootDisk");
+}
+
+/** /dev/sdb1 of /dev/sdb, /dev/nvme0n1p2 of /dev/nvme0n1, …-part1 of a by-id or by-path disk. */
+function isPartitionOf(dev: string, disk: string): boolean {
+  if (/^\/dev\/disk\/by-(id|path)\//.test(disk)) return new RegExp(`^${escapeRe(disk)}-part\\d+$`).test(dev);
+  if (KERNEL_DISK.test(disk)) return new RegExp(`^${escapeRe(disk)}${/\d$/.test(disk) ? "p" : ""}\\d+$`).test(dev);
+  return false;
+}
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * Kernel names (/dev/sdb) follow the order disks are found in, which changes across boots, and a
+ * disk formatted by label or UUID loses that name when it is formatted.
+ */
+function deviceNameRule(name: string, dev: string, path: YamlPath, report: Report, formatted: boolean) {
+  if (!dev.startsWith("/dev/disk/"))
+    report(name, path, "warning", `${dev} is a kernel name, which can point at another disk after a reboot or a new disk`,
+      "name it by /dev/disk/by-id/... (ls -l /dev/disk/by-id/ on the machine)" + (formatted ? "" : ", or by-uuid/by-label for a filesystem (blkid)"));
+  else if (formatted && /^\/dev\/disk\/by-(label|uuid|partuuid)\//.test(dev))
+    report(name, path, "warning", `${dev} names a filesystem or partition that formatting replaces: the name is gone after the first install`,
+      "name the disk by /dev/disk/by-id/... (ls -l /dev/disk/by-id/ on the machine)");
 }
 
 function portRules(name: string, svcs: PlannedService[], report: Report) {
@@ -318,7 +416,7 @@ function dataDirRules(name: string, host: Host, svcs: PlannedService[], report: 
 function securityRules(name: string, host: Host, report: Report) {
   const sec = host.security;
   const credstore = Object.values(host.storage.volumes).some((v) => v.type === "zfs" && v.encryption === "credstore");
-  const encrypted = Object.values(host.storage.volumes).some((v) => v.type === "zfs" && v.encryption !== "none");
+  const encrypted = Object.values(host.storage.volumes).some((v) => (v.type === "zfs" && v.encryption !== "none") || ("encryption" in v && v.encryption === "luks"));
   if (sec.unlock.method === "tpm2") {
     if (!sec.secureBoot)
       report(name, ["security", "unlock", "method"], "warning", "TPM2 unlock without Secure Boot: PCR 7 does not prove what booted, so anyone can boot another system and unseal the key",
@@ -330,6 +428,69 @@ function securityRules(name: string, host: Host, report: Report) {
     report(name, ["security", "secureBoot"], "error", "Lanzaboote Secure Boot needs an installed x86_64 UEFI host", "set secureBoot: false");
   if (sec.remoteUnlock?.enable && !encrypted)
     report(name, ["security", "remoteUnlock"], "warning", "remote unlock is enabled but no volume is encrypted", "remove security.remoteUnlock");
+}
+
+/**
+ * A host's interfaces, VLANs, gateways and Wi-Fi: names and MACs once each, VLANs on interfaces
+ * that exist, gateways reachable from the addressing, Wi-Fi only on hardware that has it and
+ * with its passphrase a secret this host may read.
+ */
+/** Erigon and Nethermind serve WebSocket through their HTTP JSON-RPC server: ws needs http. */
+function wsRules(name: string, host: Host, report: Report) {
+  const ex = host.services.execution;
+  if (ex?.ws && !ex.http && (ex.client === "erigon" || ex.client === "nethermind"))
+    report(name, ["services", "execution", "ws"], "error", `${ex.client} serves WebSocket through its HTTP JSON-RPC server, which http: false turns off`, "set http: true (the default), or turn ws off");
+}
+
+function networkRules(name: string, host: Host, fleet: Fleet, report: Report) {
+  const n = host.network;
+  const ifaces = hostInterfaces(host);
+  const seen = new Map<string, (string | number)[]>();
+  for (const i of ifaces) {
+    const at = i.path.length === 1 ? ["network", "interface"] : i.path[1] === "wifi" ? ["network", "wifi", "interface"] : i.path;
+    const prev = seen.get(i.name);
+    if (prev) report(name, at, "error", `interface name '${i.name}' is already used by ${formatPath(prev)}`, "give each interface, VLAN and the Wi-Fi interface its own name");
+    else seen.set(i.name, at);
+  }
+  const macs = new Map<string, string>();
+  for (const [iface, mac, path] of [
+    ...(n.mac ? [[n.interface, n.mac, ["network", "mac"]] as const] : []),
+    ...Object.entries(n.interfaces).flatMap(([k, i]) => (i.mac ? [[k, i.mac, ["network", "interfaces", k, "mac"]] as const] : [])),
+  ]) {
+    const prev = macs.get(mac.toLowerCase());
+    if (prev) report(name, [...path], "error", `MAC address ${mac} is already matched by interface '${prev}'`, "one NIC has one MAC address: name it once");
+    else macs.set(mac.toLowerCase(), iface);
+  }
+  const wired = [n.interface, ...Object.keys(n.interfaces)];
+  for (const [vname, v] of Object.entries(n.vlans))
+    if (!wired.includes(v.interface))
+      report(name, ["network", "vlans", vname, "interface"], "error", `VLAN '${vname}' is on interface '${v.interface}', which this host does not have`,
+        didYouMean(v.interface, wired) ?? `use one of: ${wired.join(", ")} (network.interface or a name under network.interfaces)`);
+  const v4 = ifaces.flatMap((i) => i.addressing.addresses.filter((a) => parseCidr(a)?.family === 4));
+  const dhcp4 = ifaces.some((i) => i.addressing.dhcp === true || i.addressing.dhcp === "ipv4");
+  if (n.gateway && v4.length && !v4.some((a) => inSubnet4(n.gateway!, a)))
+    report(name, ["network", "gateway"], "error", `gateway ${n.gateway} is outside every IPv4 subnet of this host (${v4.join(", ")})`, "a gateway is reached directly: give it an address in one of these subnets, or fix the prefix length");
+  else if (n.gateway && !v4.length && !dhcp4)
+    report(name, ["network", "gateway"], "error", `gateway ${n.gateway}, but no interface of this host has an IPv4 address`, "add an IPv4 address to network.addresses or turn on DHCP");
+  const v6 = n.addresses.some((a) => parseCidr(a)?.family === 6);
+  if (n.gateway6 && !v6 && n.dhcp !== true && n.dhcp !== "ipv6")
+    report(name, ["network", "gateway6"], "error", `IPv6 gateway ${n.gateway6}, but ${n.interface} has no IPv6 address and no IPv6 by DHCP`, "add the IPv6 address with its prefix (e.g. 2a01:4f8:c17:1234::1/64) to network.addresses");
+  if (n.wifi) {
+    if (PROFILES[host.hardware].wifi === false)
+      report(name, ["network", "wifi"], "error", `hardware '${host.hardware}' has no Wi-Fi`, "remove network.wifi, or use a hardware profile with Wi-Fi (raspberry-pi-4, raspberry-pi-5, generic-x86-uefi)");
+    const custom = Object.keys(fleet.secrets.custom);
+    const ssids = new Set<string>();
+    n.wifi.networks.forEach((w, i) => {
+      if (ssids.has(w.ssid)) report(name, ["network", "wifi", "networks", i, "ssid"], "error", `SSID '${w.ssid}' is listed twice`, "list each network once");
+      ssids.add(w.ssid);
+      const c = fleet.secrets.custom[w.pskSecret];
+      if (!c)
+        report(name, ["network", "wifi", "networks", i, "pskSecret"], "error", `no secret '${w.pskSecret}' under secrets.custom in fleet.yaml`,
+          didYouMean(w.pskSecret, custom) ?? `declare it in fleet.yaml (secrets: { custom: { ${w.pskSecret}: { hosts: [${name}] } } }) and set it with \`hearth secrets set ${w.pskSecret}\``);
+      else if (!c.hosts.includes(name))
+        report(name, ["network", "wifi", "networks", i, "pskSecret"], "error", `secret '${w.pskSecret}' is not decrypted on this host`, `add ${name} to secrets.custom.${w.pskSecret}.hosts in fleet.yaml`);
+    });
+  }
 }
 
 function fleetRules(fleet: Fleet, report: Report) {

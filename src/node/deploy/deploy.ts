@@ -77,6 +77,8 @@ export interface HostJob {
   unlock?: { target: SshTarget; passphrase: () => Promise<Buffer> };
   /** Install: decrypts the host's keys into a tmpfs directory (wiped after nixos-anywhere). */
   bootstrap?: () => Promise<BootstrapDir>;
+  /** The host's name typed back (--confirm-existing): installing may format disks of a host with mount-only filesystems. */
+  confirmExisting?: string;
 }
 
 export interface RunOptions extends DeployOptions {
@@ -142,7 +144,7 @@ export async function deployHost(job: HostJob, o: RunOptions): Promise<HostResul
       if (factsSsh !== ssh) factsSsh.close();
     }
     emit("facts", "ok", `${facts.arch}, ${Math.floor(facts.memKiB / 1024)} MiB RAM, ${facts.nixos ? "NixOS" : "not NixOS"}${facts.uid === 0 ? "" : facts.sudo ? ", sudo" : ", no sudo"}${facts.kexec ? ", kexec" : ""}`);
-    const checkOpts = { user: job.target.user, builtFromFleet: !job.systemPath };
+    const checkOpts = { user: job.target.user, builtFromFleet: !job.systemPath, ...(job.confirmExisting ? { confirmExisting: job.confirmExisting } : {}) };
     const problems = checkFacts(job.name, job.host, job.kind, facts, checkOpts);
     if (problems.length) throw new StepFailed(`facts: ${problems.join("; ")}`);
     // nixos-anywhere builds the system itself.

@@ -41,6 +41,8 @@ export interface JobOptions {
   systemFor?: (host: string) => string | undefined;
   /** Health checks not to require, by name. */
   skipChecks?: ReadonlySet<string>;
+  /** Hosts whose names the user typed back (--confirm-existing): formatting at install may go on beside their mount-only filesystems. */
+  confirmExisting?: ReadonlySet<string>;
   /** The admin's identities, asked only when a secret is needed (install keys, the LUKS passphrase). */
   identities: () => Promise<LoadedIdentity[]>;
 }
@@ -67,7 +69,7 @@ export function hostJobs(store: SecretsStore, fleetDir: string, names: string[],
     const initrd = host.security.remoteUnlock?.enable && host.security.unlock.method === "passphrase" && store.manifest.secrets[passKey] ? initrdTargetOrNone(store, name, o.target ?? {}) : undefined;
     const unlock = initrd ? { target: initrd, passphrase: async () => show(store, passKey, await o.identities()) } : undefined;
     const systemPath = o.systemFor?.(name);
-    jobs.push({ name, host, kind, target, dependsOn: hp.dependsOn, checks, ...(bootstrap ? { bootstrap } : {}), ...(unlock ? { unlock } : {}), ...(systemPath ? { systemPath } : {}) });
+    jobs.push({ name, host, kind, target, dependsOn: hp.dependsOn, checks, ...(bootstrap ? { bootstrap } : {}), ...(unlock ? { unlock } : {}), ...(systemPath ? { systemPath } : {}), ...(o.confirmExisting?.has(name) ? { confirmExisting: name } : {}) });
   }
   return { jobs, checkNames };
 }

@@ -14,6 +14,8 @@ export interface PrepareRun {
   phases: ReadonlySet<string>;
   /** The host's name as typed back by the user; required when a chosen phase destroys data. */
   confirm?: string;
+  /** The host's name typed back (--confirm-existing): formatting may go on beside its mount-only filesystems. */
+  confirmExisting?: string;
   identities: () => Promise<LoadedIdentity[]>;
   log: (line: string) => void;
 }
@@ -30,12 +32,12 @@ export function preparePlanText(phases: Phase[], ssh: SshSession): string[] {
 }
 
 /** Facts and the chosen phases of the plan for `name` (throws UserError for what cannot work). */
-export async function planPrepareOver(ssh: SshSession, store: SecretsStore, name: string, phases: ReadonlySet<string>, withFacts = true): Promise<{ facts?: Facts; chosen: Phase[] }> {
+export async function planPrepareOver(ssh: SshSession, store: SecretsStore, name: string, phases: ReadonlySet<string>, withFacts = true, confirmExisting?: string): Promise<{ facts?: Facts; chosen: Phase[] }> {
   const host = store.fleet.hosts.get(name);
   if (!host) throw new UserError(`no host '${name}' in the fleet`);
   const facts = withFacts ? await gatherFacts(ssh) : undefined;
   if (facts && facts.uid !== 0 && !facts.sudo) throw new UserError(`${ssh.target.user} on ${name} is not root and has no passwordless sudo; log in as root or allow sudo -n`);
-  const plan = planPrepare(name, host, store.planned, facts ? { devices: facts.devices } : undefined);
+  const plan = planPrepare(name, host, store.planned, facts ? { devices: facts.devices } : undefined, { formats: phases.has("format"), ...(confirmExisting ? { confirmExisting } : {}) });
   if (plan.problems.length) throw new UserError(plan.problems.join("\n"));
   return { ...(facts ? { facts } : {}), chosen: plan.phases.filter((p) => phases.has(p.name)) };
 }
@@ -44,7 +46,7 @@ export async function planPrepareOver(ssh: SshSession, store: SecretsStore, name
 export async function runPrepare(store: SecretsStore, name: string, target: SshTarget, o: PrepareRun): Promise<void> {
   const ssh = new SshSession(target);
   try {
-    const { facts, chosen } = await planPrepareOver(ssh, store, name, o.phases);
+    const { facts, chosen } = await planPrepareOver(ssh, store, name, o.phases, true, o.confirmExisting);
     if (facts) o.log(`${name} at ${target.address}: ${facts.arch}, ${Math.round(facts.memKiB / 1024)} MiB RAM, ${facts.devices.size} disk name(s) by id${facts.nixos ? ", NixOS" : ""}`);
     await executePrepare(ssh, store, name, chosen, o);
   } finally {

@@ -27,6 +27,8 @@ export interface SshTarget {
    * install): accept its own key for this session only. The host hearth brings up is pinned.
    */
   acceptFirstKey?: boolean;
+  /** With acceptFirstKey: take only a key of this type (`hearth adopt` records an ed25519 key). */
+  firstKeyType?: "ssh-ed25519";
 }
 
 export interface RunResult {
@@ -47,7 +49,7 @@ export function sshArgv(t: SshTarget, knownHostsFile: string, command: string, c
     "-o", `UserKnownHostsFile=${knownHostsFile}`,
     "-o", "GlobalKnownHostsFile=/dev/null",
     "-o", `HostKeyAlias=${t.alias}`,
-    ...(t.acceptFirstKey ? [] : ["-o", "HostKeyAlgorithms=ssh-ed25519"]),
+    ...(t.acceptFirstKey && !t.firstKeyType ? [] : ["-o", `HostKeyAlgorithms=${t.firstKeyType ?? "ssh-ed25519"}`]),
     "-o", "ConnectTimeout=10",
     "-o", "ServerAliveInterval=5",
     "-o", "ServerAliveCountMax=3",

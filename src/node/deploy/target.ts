@@ -1,6 +1,7 @@
 // From a fleet host to an SSH target: address, port, user and the pinned key (the host's
 // hearth-generated SSH host key, or for the initrd its separate initrd key), plus facts about
 // the machine gathered once before any change.
+import { reachableAddress } from "../../core/schema/network.js";
 import type { Fleet, Host } from "../../core/schema/fleet.js";
 import type { Manifest } from "../../core/secrets/manifest.js";
 import { hostKeyKey } from "../../core/secrets/plan.js";
@@ -18,7 +19,7 @@ export interface TargetOptions {
   identityFile?: string;
 }
 
-const staticAddress = (h: Host) => h.network.addresses[0]?.split("/")[0];
+const staticAddress = (h: Host) => reachableAddress(h.network);
 
 export function hostTarget(fleet: Fleet, manifest: Manifest, name: string, o: TargetOptions): SshTarget {
   const h = fleet.hosts.get(name);
@@ -53,7 +54,8 @@ export const FACTS_SCRIPT = [
   "if sudo -n true 2>/dev/null; then echo sudo=1; else echo sudo=0; fi",
   "if command -v kexec >/dev/null 2>&1; then echo kexec=1; else echo kexec=0; fi",
   "if [ -e /etc/NIXOS ]; then echo nixos=1; else echo nixos=0; fi",
-  "for d in /dev/disk/by-id/* /dev/disk/by-path/* /dev/disk/by-partlabel/* /dev/disk/by-uuid/*; do [ -b \"$d\" ] && echo dev=$d; done; true",
+  // Every name storage may use for a disk (schema/storage.ts), kernel names included.
+  "for d in /dev/disk/by-id/* /dev/disk/by-path/* /dev/disk/by-partlabel/* /dev/disk/by-uuid/* /dev/disk/by-label/* /dev/disk/by-partuuid/* /dev/sd* /dev/vd* /dev/xvd* /dev/hd* /dev/nvme* /dev/mmcblk*; do [ -b \"$d\" ] && echo dev=$d; done; true",
 ].join("; ");
 
 export async function gatherFacts(s: SshSession): Promise<Facts> {

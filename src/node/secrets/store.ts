@@ -23,10 +23,11 @@ import {
   type StatusRow,
 } from "../../core/secrets/plan.js";
 import { printNix } from "../../core/nix/ast.js";
-import { formatIssue } from "../../core/validate/issues.js";
+import { formatIssue, formatPath } from "../../core/validate/issues.js";
 import { HEADER } from "../../core/plan/plan.js";
 import { writeFileAtomic } from "../fs-atomic.js";
-import { decrypt, encrypt, SecretError, type LoadedIdentity } from "./age.js";
+import { decrypt, encrypt, findOnPath, SecretError, type LoadedIdentity } from "./age.js";
+import { adminRecipientInputs, parseRecipient, pluginBinary, pluginInstallHint } from "../../core/secrets/recipients.js";
 import { makeSecret } from "./generate.js";
 
 export interface SecretsStore {
@@ -104,9 +105,30 @@ function writeAgenixRules(s: SecretsStore): void {
   writeFileAtomic(join(s.dir, AGENIX_RULES_FILE), rules);
 }
 
+/**
+ * Every admin key on a hardware token (an age plugin recipient) needs its plugin binary to
+ * encrypt to; checked before anything is decrypted or written, since every file goes to every
+ * admin: without it, no file could be written.
+ */
+function requirePlugins(s: SecretsStore): void {
+  for (const a of adminRecipientInputs(s.fleet.admins)) {
+    const r = parseRecipient(a.text);
+    if (!r.ok || r.recipient.type !== "plugin") continue;
+    const bin = pluginBinary(r.recipient.plugin);
+    if (!findOnPath(bin)) {
+      const key = r.recipient.text.length > 40 ? `${r.recipient.text.slice(0, 30)}…` : r.recipient.text;
+      throw new SecretError(
+        `fleet.yaml: ${formatPath(a.path)}: admin ${a.admin}'s key ${key} is an age plugin recipient (a hardware token): encrypting to it runs ${bin}, ` +
+          `which is not on PATH, so nothing was written; ${pluginInstallHint(r.recipient.plugin)}`,
+      );
+    }
+  }
+}
+
 /** Encrypt `value` for `key`, then record it; wipes `value`. */
 async function store(s: SecretsStore, key: string, kind: string, value: Buffer, recipients: string[], opts: { public?: string; keepHistory?: boolean }) {
   try {
+    requirePlugins(s);
     const armored = await encrypt(value, recipients);
     const file = fileOf(key);
     writeFileAtomic(join(s.dir, file), armored, 0o600);
@@ -274,13 +296,8 @@ export async function rekey(s: SecretsStore, identities: LoadedIdentity[], opts:
     if (r.state === "ok" && !opts.all) continue;
     todo.push({ key: r.key, kind: r.kind, recipients: desiredRecipients(byKey.get(r.key)!, s.fleet, s.manifest).recipients });
   }
-  // Prove the identities open every file first, so a wrong identity changes nothing.
-  for (const t of todo) (await readPlain(s, t.key, identities)).fill(0);
-  for (const t of todo) {
-    const plain = await readPlain(s, t.key, identities);
-    await store(s, t.key, t.kind, plain, t.recipients, { keepHistory: true });
-    log(`re-encrypted ${fileOf(t.key)}`);
-  }
+  if (todo.length) requirePlugins(s);
+  await reencryptAll(s, todo, identities, (t) => log(`re-encrypted ${fileOf(t.key)}`));
   for (const key of pruned) {
     rmSync(join(s.dir, fileOf(key)), { force: true });
     s.files.delete(fileOf(key));
@@ -309,13 +326,28 @@ export async function reencrypt(s: SecretsStore, keys: string[], identities: Loa
     if (want.waitingFor.length) throw new SecretError(`${key}: the SSH host key of ${want.waitingFor.join(", ")} is missing; run \`hearth secrets generate\` first`);
     todo.push({ key, kind: entry.kind, recipients: want.recipients });
   }
-  for (const t of todo) (await readPlain(s, t.key, identities)).fill(0);
-  for (const t of todo) {
-    const plain = await readPlain(s, t.key, identities);
-    await store(s, t.key, t.kind, plain, t.recipients, { keepHistory: true });
-  }
+  if (todo.length) requirePlugins(s);
+  await reencryptAll(s, todo, identities);
   if (todo.length) writeAgenixRules(s);
   return todo.map((t) => t.key);
+}
+
+/**
+ * Decrypt every file first, so a wrong identity changes nothing, then re-encrypt each. Each file
+ * is decrypted once: with an identity on a hardware token every decryption may cost a touch.
+ * The values stay in memory only, and are wiped however this ends.
+ */
+async function reencryptAll(s: SecretsStore, todo: { key: string; kind: string; recipients: string[] }[], identities: LoadedIdentity[], done: (t: { key: string }) => void = () => {}) {
+  const plains: Buffer[] = [];
+  try {
+    for (const t of todo) plains.push(await readPlain(s, t.key, identities));
+    for (const [i, t] of todo.entries()) {
+      await store(s, t.key, t.kind, plains[i]!, t.recipients, { keepHistory: true });
+      done(t);
+    }
+  } finally {
+    for (const p of plains) p.fill(0);
+  }
 }
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));

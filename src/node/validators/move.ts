@@ -9,6 +9,7 @@
 //      for `hearth generate` and `hearth deploy` to start the new client with them.
 // Hosts are reached through a port (SSH and systemd in production, see sshValidatorHost), so the
 // same sequence runs against real clients in the tests.
+import { staticIPv4 } from "../../core/schema/network.js";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { setInYaml } from "../../core/fleet/edit.js";
@@ -83,7 +84,7 @@ function side(fleet: Fleet, name: string): Side {
     keyFiles: (pk) => secrets.filter((s) => s.id.startsWith(`validator-${pk}-`)).map((s) => s.path),
   };
 }
-const localOf = (h: Host) => h.network.addresses[0]?.split("/")[0] ?? "127.0.0.1";
+const localOf = (h: Host) => staticIPv4(h.network) ?? "127.0.0.1";
 
 export async function moveValidators(req: MoveRequest): Promise<{ moved: string[]; from: string; to: string }> {
   const log = req.log ?? (() => {});

@@ -70,6 +70,7 @@ function NewDeploy({ fleet }: { fleet: FleetOverview }) {
   const session = useSession();
   const [chosen, setChosen] = useState<Set<string>>(new Set());
   const [install, setInstall] = useState(false);
+  const [existing, setExisting] = useState("");
   const [canary, setCanary] = useState(true);
   const [batchSize, setBatchSize] = useState("");
   const [pauseAt, setPauseAt] = useState("1");
@@ -83,6 +84,7 @@ function NewDeploy({ fleet }: { fleet: FleetOverview }) {
       const d = await api.planDeploy({
         hosts: [...chosen],
         install,
+        ...(install && existing.trim() ? { confirmExisting: existing.split(/[\s,]+/).filter(Boolean) } : {}),
         policy: { canary: canary ? 1 : 0, batchSize: batchSize ? Number(batchSize) : 1_000_000, pauseAtFailures: Number(pauseAt) || 1 },
       });
       navigate(href.deploy(d.id));
@@ -119,6 +121,11 @@ function NewDeploy({ fleet }: { fleet: FleetOverview }) {
           <label className="check">
             <input type="checkbox" checked={install} onChange={(e) => setInstall(e.target.checked)} /> First installation (nixos-anywhere: erases the disks the host file names)
           </label>
+          {install && (
+            <label>
+              Hosts with existing filesystems (type: mount) whose other disks may be formatted: type their names <input value={existing} onChange={(e) => setExisting(e.target.value)} autoComplete="off" />
+            </label>
+          )}
         </div>
       </details>
       {error && <div className="banner bad">{error}</div>}

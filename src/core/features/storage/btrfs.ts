@@ -1,6 +1,7 @@
 // btrfs with subvolumes mounted where services need them (seed 000: /var/mnt/{secrets,erigon,lighthouse}).
 import type { VolumeKind } from "./types.js";
 import type { Volume } from "../../schema/fleet.js";
+import { existingDevice } from "./place.js";
 
 type Btrfs = Extract<Volume, { type: "btrfs" }>;
 
@@ -22,7 +23,7 @@ export const btrfs: VolumeKind<Btrfs> = {
       Object.entries(v.subvolumes).map(([n, s]) => [
         s.mountpoint,
         {
-          device: v.label ? `/dev/disk/by-label/${v.label}` : v.devices[0]!,
+          device: existingDevice(name, v),
           fsType: "btrfs",
           options: [`subvol=${n}`, ...s.mountOptions, "nofail"],
         },

@@ -1,6 +1,7 @@
-// A single ext4 filesystem on one disk.
+// A single ext4 filesystem: on one disk, a logical volume or an mdadm array.
 import type { VolumeKind } from "./types.js";
 import type { Volume } from "../../schema/fleet.js";
+import { existingDevice } from "./place.js";
 
 type Ext4 = Extract<Volume, { type: "ext4" }>;
 
@@ -13,7 +14,7 @@ export const ext4: VolumeKind<Ext4> = {
     mountpoint: v.mountpoint,
     ...(v.label ? { extraArgs: ["-L", v.label] } : {}),
   }),
-  existingFileSystems: (_name, v) => ({
-    [v.mountpoint]: { device: v.label ? `/dev/disk/by-label/${v.label}` : v.devices[0]!, fsType: "ext4", options: ["nofail"] },
+  existingFileSystems: (name, v) => ({
+    [v.mountpoint]: { device: existingDevice(name, v), fsType: "ext4", options: ["nofail"] },
   }),
 };

@@ -10,9 +10,14 @@ export interface Mount {
 
 export interface VolumeKind<V extends Volume = Volume> {
   type: V["type"];
+  /** Only mounted, never formatted: no command of hearth may write to its device. */
+  neverFormatted?: true;
   /** Mount points the volume provides. */
   mounts(vol: V): Mount[];
-  /** disko content of the partition on device `index` of the volume (partlabels of the others given). */
+  /**
+   * disko content of the partition on device `index` of the volume (partlabels of the others
+   * given); index 0 and no others for a volume on a logical volume or an mdadm array.
+   */
   partitionContent(name: string, vol: V, index: number, otherPartitions: string[]): NixValue | undefined;
   /** Top-level disko devices besides disks (zpools). */
   extraDevices?(name: string, vol: V, host: Host): NixValue;

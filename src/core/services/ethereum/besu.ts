@@ -18,6 +18,9 @@ export default executionClient({
       // Requests are refused unless their Host is allowed (default localhost,127.0.0.1: BesuCommand.java);
       // the firewall opens the port on loopback or the mesh only.
       ...(c.http ? ["--rpc-http-enabled", `--rpc-http-port=${c.ports.http}`, "--host-allowlist=*"] : []),
+      // The WebSocket service has its own host and port and checks the same Host allowlist
+      // (RpcWebsocketOptions.java @26.8.0); its default API set is ETH,NET,WEB3.
+      ...(c.ws ? ["--rpc-ws-enabled", `--rpc-ws-host=${a}`, `--rpc-ws-port=${c.ports.ws}`, ...(c.http ? [] : ["--host-allowlist=*"])] : []),
       ...(c.metrics ? ["--metrics-enabled", `--metrics-host=${metricsAddressOf(c, ctx)}`, `--metrics-port=${c.ports.metrics}`] : []),
     ];
   },

@@ -22,6 +22,8 @@ export const SERVICE_UIDS: Record<string, number> = {
   "mev-boost": 840,
 };
 export const DEFAULT_JWT_PATH = "/run/agenix/ethereum-jwt";
+/** JSON-RPC namespaces hearth serves over WebSocket where the client takes a list: eth (eth_subscribe), net, web3. */
+export const WS_API = "eth,net,web3";
 export const JWT_GROUP = "ethereum-jwt";
 
 /**
@@ -57,7 +59,7 @@ const bind = z
   .describe("Address the client's APIs listen on; defaults to the host's own address (127.0.0.1 when it has none); `mesh` binds to the host's mesh address and opens the ports on the mesh interface only");
 
 /** Fields every execution client accepts; `client` is added by each client file. */
-export const executionFields = (defaults: { dataDir: string; p2p: number; authrpc: number; http: number; metrics: number }) => ({
+export const executionFields = (defaults: { dataDir: string; p2p: number; authrpc: number; http: number; metrics: number; ws?: number }) => ({
   network,
   dataDir: absPath.default(defaults.dataDir).describe(`Data directory; must lie on one of the host's volumes (default ${defaults.dataDir})`),
   jwtSecretFile: jwt,
@@ -67,11 +69,16 @@ export const executionFields = (defaults: { dataDir: string; p2p: number; authrp
       p2p: port(defaults.p2p, "Peer-to-peer port, TCP and UDP, opened in the firewall"),
       authrpc: port(defaults.authrpc, "Engine API port used by the consensus client"),
       http: port(defaults.http, "JSON-RPC HTTP port"),
+      ws: port(defaults.ws ?? 8546, "JSON-RPC WebSocket port, with ws: true"),
       metrics: port(defaults.metrics, "Prometheus metrics port"),
     })
     .prefault({})
     .describe("Listening ports"),
   http: z.boolean().default(true).describe("Serve the JSON-RPC HTTP API"),
+  ws: z
+    .boolean()
+    .default(false)
+    .describe("Serve JSON-RPC over WebSocket (eth_subscribe; SSV nodes and other tools need it), on the same address as HTTP and opened where HTTP is"),
   metrics: z.boolean().default(true).describe("Serve Prometheus metrics (on 127.0.0.1, or on the mesh address with `address: mesh`)"),
   extraArgs,
 });

@@ -104,6 +104,8 @@ export function executionClient(
       { name: "p2p", port: c.ports.p2p, protocol: "udp", expose: "public", field: ["ports", "p2p"] },
       { name: "authrpc", port: c.ports.authrpc, protocol: "tcp", expose: "local", field: ["ports", "authrpc"] },
       ...(c.http ? [{ name: "http", port: c.ports.http, protocol: "tcp", expose: "local", field: ["ports", "http"] } as PortSpec] : []),
+      // The WebSocket endpoint binds where HTTP does, so it is opened where HTTP is.
+      ...(c.ws ? [{ name: "ws", port: c.ports.ws, protocol: "tcp", expose: "local", field: ["ports", "ws"] } as PortSpec] : []),
       ...(c.metrics ? [{ name: "metrics", port: c.ports.metrics, protocol: "tcp", expose: "local", field: ["ports", "metrics"] } as PortSpec] : []),
     ],
     dataDirs: (c): DataDir[] => [{ path: c.dataDir, field: ["dataDir"] }],

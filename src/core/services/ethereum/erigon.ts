@@ -15,6 +15,9 @@ export default executionClient({
       "--chain", net, "--datadir", c.dataDir, "--port", String(c.ports.p2p), "--externalcl",
       "--authrpc.addr", a, "--authrpc.port", String(c.ports.authrpc), "--authrpc.vhosts", "*", "--authrpc.jwtsecret", jwtOf(c),
       ...(c.http ? ["--http", "--http.addr", a, "--http.port", String(c.ports.http)] : ["--http=false"]),
+      // Erigon's embedded rpcdaemon serves WebSocket with its HTTP server, on --http.addr: it has
+      // no --ws.addr (node/cli/flags.go setEmbeddedRpcDaemon: WebsocketEnabled, WebsocketPort).
+      ...(c.ws ? ["--ws", "--ws.port", String(c.ports.ws)] : []),
       ...(c.metrics ? ["--metrics", "--metrics.addr", metricsAddressOf(c, ctx), "--metrics.port", String(c.ports.metrics)] : []),
     ];
   },

@@ -1,6 +1,6 @@
 // go-ethereum execution client.
 import { executionClient } from "./define.js";
-import { addressOf, jwtOf, metricsAddressOf } from "./common.js";
+import { addressOf, jwtOf, metricsAddressOf, WS_API } from "./common.js";
 
 export default executionClient({
   id: "geth",
@@ -16,6 +16,8 @@ export default executionClient({
       `--${net}`, "--datadir", c.dataDir, "--port", String(c.ports.p2p),
       "--authrpc.addr", a, "--authrpc.port", String(c.ports.authrpc), "--authrpc.vhosts", "*", "--authrpc.jwtsecret", jwtOf(c),
       ...(c.http ? ["--http", "--http.addr", a, "--http.port", String(c.ports.http)] : []),
+      // geth's default --ws.api is net,web3 only (node/defaults.go WSModules); subscribers need eth.
+      ...(c.ws ? ["--ws", "--ws.addr", a, "--ws.port", String(c.ports.ws), "--ws.api", WS_API] : []),
       ...(c.metrics ? ["--metrics", "--metrics.addr", metricsAddressOf(c, ctx), "--metrics.port", String(c.ports.metrics)] : []),
     ];
   },

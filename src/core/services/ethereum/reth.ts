@@ -17,6 +17,8 @@ export default executionClient({
       "node", "--chain", net, "--datadir", c.dataDir, "--port", String(c.ports.p2p),
       "--authrpc.addr", a, "--authrpc.port", String(c.ports.authrpc), "--authrpc.jwtsecret", jwtOf(c),
       ...(c.http ? ["--http", "--http.addr", a, "--http.port", String(c.ports.http)] : []),
+      // --ws.api is left to reth's default module selection (eth, net, web3).
+      ...(c.ws ? ["--ws", "--ws.addr", a, "--ws.port", String(c.ports.ws)] : []),
       // host:port, an IPv6 host in brackets (a SocketAddr).
       ...(c.metrics ? ["--metrics", `${hostPort(metricsAddressOf(c, ctx))}:${c.ports.metrics}`] : []),
     ];
