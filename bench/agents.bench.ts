@@ -553,7 +553,7 @@ async function main(): Promise<void> {
 
     // 3. The rollout that lets every host fetch its release: canary 0, one batch of all hosts.
     const { composeServer } = await import("../src/server/serve.js");
-    const pre = composeServer({ fleetDir: fleet, bind: "127.0.0.1", stateDir });
+    const pre = composeServer({ fleetDir: fleet, bind: "127.0.0.1", stateDir, monitor: { manual: true } });
     pre.pull.stop();
     const ro = pre.pull.startRollout(undefined, { canary: 0, batchSize: AGENTS, pauseAtFailures: 1, healthTimeoutMs: 15 * 60_000 });
     await pre.close();
@@ -563,7 +563,8 @@ async function main(): Promise<void> {
 
     // 4. hearth serve, its own process; the fleet worker's first validation done before the load.
     t = Date.now();
-    const hearth = await startProcess([...SERVER_NODE_ARGS, join(REPO_ROOT, "bin/hearth.js"), "serve", fleet, "--port", "0", "--state-dir", stateDir], env);
+    // Machine-state polling is not what this measures: one poll an hour.
+    const hearth = await startProcess([...SERVER_NODE_ARGS, join(REPO_ROOT, "bin/hearth.js"), "serve", fleet, "--port", "0", "--state-dir", stateDir, "--poll-interval", "3600"], env);
     await (await fetch(`${hearth.url}/api/fleet`)).arrayBuffer();
     const startMs = Date.now() - t;
     const imageKeys = [publicKeyLine(signing)];

@@ -14,8 +14,7 @@ import { startServe, type Serving } from "../src/server/serve.js";
 import { REPO_ROOT } from "../src/node/fleet-dir.js";
 import { readyExample, tempDir } from "./support/fleet.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"];
+import { CHROMIUM, CHROMIUM_ARGS } from "./support/browser.js";
 const built = existsSync(join(REPO_ROOT, "web/dist/index.html"));
 
 /** The tiny offline flake (test/fixtures/tiny-flake) in a fresh directory with a fresh nonce. */

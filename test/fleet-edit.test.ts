@@ -28,6 +28,7 @@ import type {
   NewHostResult,
   TemplateDetail,
 } from "../src/server/wire.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "./support/browser.js";
 
 const servers: Composed[] = [];
 after(async () => {
@@ -320,8 +321,6 @@ describe("the new-node flow", () => {
 
 // ---- the same in Chromium ---------------------------------------------------------------------
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"];
 const built = existsSync(join(REPO_ROOT, "web/dist/index.html"));
 
 describe("in Chromium", { skip: (!existsSync(CHROMIUM) && "needs /usr/bin/chromium") || (!built && "needs `npm run build:web`") }, () => {

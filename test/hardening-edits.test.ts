@@ -12,6 +12,7 @@ import { REPO_ROOT } from "../src/node/fleet-dir.js";
 import { composeServer, type Composed } from "../src/server/serve.js";
 import { EXAMPLES, hearth, readyExample, tempDir } from "./support/fleet.js";
 import type { FleetOverview, HostConflict, HostDetail, HostUpdateResult } from "../src/server/wire.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "./support/browser.js";
 
 // ---- 1. the YAML writer ---------------------------------------------------------------------
 
@@ -298,8 +299,6 @@ describe("5. mesh addresses are stable from the moment they are shown", () => {
 
 // ---- 2 and 3 in the web UI (real Chromium) --------------------------------------------------
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"];
 const webBuilt = existsSync(join(REPO_ROOT, "web/dist/index.html"));
 
 describe("2, 3. the editor in Chromium: a conflict is shown, never overwritten; leaving asks", { skip: (!existsSync(CHROMIUM) && "needs /usr/bin/chromium") || (!webBuilt && "needs `npm run build:web`") }, () => {

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { copyExample, readyExample } from "./support/fleet.js";
-import { TestNet, haveSshd, startSshd } from "./support/netns.js";
+import { TestNet, haveSshd, sshFromNamespace, startSshd } from "./support/netns.js";
 import { validateFleetDir } from "../src/node/fleet-dir.js";
 import { parseManifest } from "../src/core/secrets/manifest.js";
 import { collectMachineStates, machineTargets, type MachineTarget } from "../src/node/monitor/machine.js";
@@ -61,16 +61,18 @@ const reachable = (s: MachineState | undefined): ReachableMachineState => {
 
 describe("machine targets from the fleet", () => {
   test("hosts with a static address (or the fleet's domain) and a pinned key; the rest skipped with why", async () => {
-    // homestaking has no domain: only ponkila-ephemeral-beta has a static address.
+    // homestaking has no domain: ponkila-ephemeral-beta has a static IPv4 address, the Hetzner
+    // VM only a static IPv6 one (its IPv4 comes by DHCP), which is where it is reached.
     const { dir } = await readyExample("homestaking");
     const { fleet, manifest } = fleetOf(dir);
     const { targets, skipped } = machineTargets(fleet, manifest, { identityFile: "/k" });
-    assert.deepEqual(targets.map((t) => t.host), ["ponkila-ephemeral-beta"]);
-    const t = targets[0]!.target;
+    assert.deepEqual(targets.map((t) => t.host), ["hetzner-ephemeral-alpha", "ponkila-ephemeral-beta"]);
+    assert.equal(targets[0]!.target.address, "2001:db8:4f8:1234::2");
+    const t = targets[1]!.target;
     assert.equal(t.address, "192.168.100.10");
     assert.equal(t.hostKey, manifest.secrets["hosts/ponkila-ephemeral-beta/ssh-host-key"]!.public);
     assert.equal(t.identityFile, "/k");
-    assert.deepEqual(skipped.map((s) => s.host).sort(), ["hetzner-ephemeral-alpha", "kaakkuri-ephemeral-alpha", "ponkila-ephemeral-sigma"]);
+    assert.deepEqual(skipped.map((s) => s.host).sort(), ["kaakkuri-ephemeral-alpha", "ponkila-ephemeral-sigma"]);
     for (const s of skipped) assert.match(s.reason, new RegExp(`no static address \\(network\\.addresses in hosts/${s.host}\\.yaml\\)`));
     // ram-nodes has a domain: hosts without an address are found by name, as deploy finds them.
     const ram = fleetOf((await readyExample("ram-nodes")).dir);
@@ -98,16 +100,12 @@ describe("collecting machine state over SSH", { skip: !haveSshd() && "needs root
   const work = mkdtempSync(join(tmpdir(), "hearth-machine-"));
   const stops: (() => void)[] = [];
   const drops: (() => void)[] = [];
-  const savedPath = process.env.PATH;
+  let restorePath = () => {};
 
   before(async () => {
     net = new TestNet("192.168.1.0/24");
     const admin = net.host("admin", "192.168.1.2");
-    // Stand-in ssh: the real client, run from the admin namespace; `exec` keeps its pid, so the
-    // collector's timeout kills ssh itself.
-    mkdirSync(join(work, "client"));
-    writeFileSync(join(work, "client/ssh"), `#!/bin/sh\n# stand-in: the real OpenSSH client on the test network\nexec ip netns exec ${admin} /usr/bin/ssh "$@"\n`, { mode: 0o755 });
-    process.env.PATH = `${join(work, "client")}:${savedPath}`;
+    restorePath = sshFromNamespace(admin);
 
     const { dir, identity } = await readyExample("pi-cluster");
     const { fleet, manifest } = fleetOf(dir);
@@ -165,7 +163,7 @@ describe("collecting machine state over SSH", { skip: !haveSshd() && "needs root
   });
 
   after(() => {
-    process.env.PATH = savedPath;
+    restorePath();
     stops.forEach((s) => s());
     net?.destroy();
     drops.forEach((d) => d());

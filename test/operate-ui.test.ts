@@ -10,7 +10,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,33 +18,15 @@ import { parseDocument } from "yaml";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { composeServer, type Composed } from "../src/server/serve.js";
 import { listen, type Started } from "../src/server/app.js";
-import { REPO_ROOT } from "../src/node/fleet-dir.js";
-import { TestNet, haveSshd, startSshd } from "./support/netns.js";
+import { TestNet, haveSshd, sshFromNamespace, startSshd } from "./support/netns.js";
 import { decrypt, loopDisk, makeUpdateHost, sh } from "./support/test-hosts.js";
 import { hearth } from "./support/fleet.js";
+import { CHROMIUM, CHROMIUM_ARGS, shows as waitShows, webBuilt } from "./support/browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"];
-const built = existsSync(join(REPO_ROOT, "web/dist/index.html"));
+const built = webBuilt();
 const q = (id: string) => `[data-testid="${id}"]`;
-
-/** Waits until the element shows text matching `re`; fails with what it showed. */
-async function shows(page: Page, selector: string, re: RegExp, timeout = 30_000): Promise<string> {
-  try {
-    await page.waitForFunction(
-      ([sel, src, flags]) => {
-        const el = document.querySelector(sel!);
-        return !!el && new RegExp(src!, flags).test((el as HTMLElement).innerText ?? "");
-      },
-      [selector, re.source, re.flags] as const,
-      { timeout },
-    );
-  } catch {
-    const now = await page.evaluate((sel) => (document.querySelector(sel) as HTMLElement | null)?.innerText ?? "(absent)", selector);
-    assert.fail(`${selector} should show ${re}, shows: ${now}`);
-  }
-  return page.evaluate((sel) => (document.querySelector(sel) as HTMLElement).innerText, selector);
-}
+/** Deploys and alerts take longer than the default wait on a loaded machine. */
+const shows = (page: Page, selector: string, re: RegExp, timeout = 30_000) => waitShows(page, selector, re, timeout);
 
 /** The page navigated (by hash) to `hash`; fails with the page's error banner when it did not. */
 async function atHash(page: Page, hash: string): Promise<void> {
@@ -69,16 +51,14 @@ describe("running the fleet from the page", { skip: (!haveSshd() && "needs root,
   const stops: (() => void)[] = [];
   const drops: (() => void)[] = [];
   const work = mkdtempSync(join(tmpdir(), "hearth-operate-"));
-  const savedPath = process.env.PATH;
+  let restorePath = () => {};
 
   before(async () => {
     net = new TestNet("192.168.1.0/24");
     const admin = net.host("admin", "192.168.1.2");
     // The server runs in this test's process; its ssh (and nix copy's) is the real OpenSSH client
     // run in the admin namespace, so it reaches the test hosts as it would reach real ones.
-    mkdirSync(join(work, "client"));
-    writeFileSync(join(work, "client/ssh"), `#!/bin/sh\n# stand-in: the real OpenSSH client on the test network\nexec ip netns exec ${admin} /usr/bin/ssh "$@"\n`, { mode: 0o755 });
-    process.env.PATH = `${join(work, "client")}:${savedPath}`;
+    restorePath = sshFromNamespace(admin);
 
     // pi-alpha: a NixOS-like host with stand-in generations, at its own address.
     h = await makeUpdateHost(net, admin, stops, { name: "alpha", address: "192.168.1.50", nonce: "operate" });
@@ -128,7 +108,7 @@ describe("running the fleet from the page", { skip: (!haveSshd() && "needs root,
   });
 
   after(async () => {
-    process.env.PATH = savedPath;
+    restorePath();
     await browser?.close();
     await started?.close();
     await s?.close();

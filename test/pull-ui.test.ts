@@ -16,13 +16,11 @@ import { composeServer, type Composed } from "../src/server/serve.js";
 import { listen, type Started } from "../src/server/app.js";
 import { REPO_ROOT } from "../src/node/fleet-dir.js";
 import { tempDir } from "./support/fleet.js";
+import { CHROMIUM, CHROMIUM_ARGS, shows } from "./support/browser.js";
 import { fakeSystem, fleetOf, identityOf, simNode, type SimNode, type TestFleet } from "./support/pull-nodes.js";
 import { generateKey, publicKeyLine, type SecretKey } from "../src/core/signing/minisign.js";
 import { publishedVersions, writeRelease } from "../src/node/pull/signing.js";
 import type { RolloutPolicy } from "../src/core/pull/rollout.js";
-const CHROMIUM = "/usr/bin/chromium";
-// As in test/browser.test.ts (importing it would run its tests here too).
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"];
 const built = existsSync(join(REPO_ROOT, "web/dist/index.html"));
 
 // ---- small helpers, as in test/pull.test.ts ---------------------------------------------------
@@ -41,24 +39,6 @@ const allow = (s: Composed, host: string, version: number) =>
 // ---- page helpers ------------------------------------------------------------------------------
 
 const q = (testId: string) => `[data-testid="${testId}"]`;
-
-/** Waits until the element at `selector` shows text matching `re`; fails with what it showed. */
-async function shows(page: Page, selector: string, re: RegExp, timeout = 15_000): Promise<string> {
-  try {
-    await page.waitForFunction(
-      ([sel, src, flags]) => {
-        const el = document.querySelector(sel!);
-        return !!el && new RegExp(src!, flags).test((el as HTMLElement).innerText ?? el.textContent ?? "");
-      },
-      [selector, re.source, re.flags] as const,
-      { timeout },
-    );
-  } catch {
-    const now = await page.evaluate((sel) => (document.querySelector(sel) as HTMLElement | null)?.innerText ?? "(absent)", selector);
-    assert.fail(`${selector} should show ${re}, shows: ${now}`);
-  }
-  return page.evaluate((sel) => (document.querySelector(sel) as HTMLElement).innerText, selector);
-}
 
 async function gone(page: Page, selector: string, timeout = 15_000): Promise<void> {
   await page.waitForFunction((sel) => !document.querySelector(sel), selector, { timeout });

@@ -19,10 +19,8 @@ import { startServe, type Serving } from "../src/server/serve.js";
 import { REPO_ROOT } from "../src/node/fleet-dir.js";
 import type { JobSummary } from "../src/server/wire.js";
 import { hearth, readyExample, tempDir } from "./support/fleet.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "./support/browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-// As in test/browser.test.ts (importing it would run its tests here too).
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"];
 const DIST = join(REPO_ROOT, "web/dist");
 const built = existsSync(join(DIST, "index.html"));
 const hasNix = spawnSync("nix", ["--version"]).status === 0;

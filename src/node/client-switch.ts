@@ -6,17 +6,10 @@ import { hostServices } from "../core/plan/host.js";
 import { DEFAULT_CHECKPOINT } from "../core/services/ethereum/common.js";
 import type { EthNetwork } from "../core/schema/common.js";
 
-export interface ClientSwitchInfo {
-  role: "execution" | "consensus" | "validator";
-  from: string;
-  to: string;
-  oldDataDir?: string;
-  newDataDir?: string;
-  /** The new client would use the directory the old one filled. */
-  sameDir: boolean;
-  summary: string;
-  details: string[];
-}
+import type { ClientSwitch } from "../server/wire.js";
+
+/** The wire's shape (what PUT /api/hosts/NAME answers). */
+export type ClientSwitchInfo = ClientSwitch;
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
 const ROLES = ["execution", "consensus", "validator"] as const;

@@ -178,10 +178,12 @@ export interface Validated extends Loaded {
 }
 
 /** Load and validate a fleet directory: schema findings, then cross-field rules. */
-export function validateFleetDir(dir: string, overrides: Record<string, string> = {}): Validated {
+export function validateFleetDir(dir: string, overrides: Record<string, string> = {}, removes: readonly string[] = []): Validated {
   const read = readFleetDir(dir);
   const files = { ...read.files, ...overrides };
-  const readIssues = read.issues.filter((i) => !(i.file in overrides));
+  // Files a change would remove (a deleted or renamed host) are validated as gone.
+  for (const f of removes) delete files[f];
+  const readIssues = read.issues.filter((i) => !(i.file in overrides) && !removes.includes(i.file));
   let loaded = loadFleet(files);
   // A fleet.yaml refused above is not also "missing".
   if (readIssues.some((i) => i.file === "fleet.yaml")) loaded = { ...loaded, issues: loaded.issues.filter((i) => i.file !== "fleet.yaml") };

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createTwoFilesPatch } from "diff";
 import { parseDocument } from "yaml";
 import { setInYaml } from "../core/fleet/edit.js";
-import { HOST_FILE, loadFleet } from "../core/fleet/load.js";
+import { HOST_FILE } from "../core/fleet/load.js";
 import { issueAt } from "../core/fleet/source.js";
 import { headscaleServer } from "../core/mesh/plan.js";
 import { MANIFEST_FILE } from "../core/secrets/kinds.js";
@@ -17,9 +17,8 @@ import { serviceContext } from "../core/plan/host.js";
 import { kindFor, ROLES } from "../core/services/registry.js";
 import type { Role } from "../core/services/types.js";
 import type { Fleet, Host } from "../core/schema/fleet.js";
-import { checkRules } from "../core/validate/rules.js";
-import { hasErrors, type Issue, type YamlPath } from "../core/validate/issues.js";
-import { readFleetDir, readFleetFile, validateFleetDir, type Validated } from "./fleet-dir.js";
+import { type Issue, type YamlPath } from "../core/validate/issues.js";
+import { readFleetFile, validateFleetDir, type Validated } from "./fleet-dir.js";
 import { readMeshAddresses, recordMeshAddresses, writeMeshAddresses } from "./fleet-plan.js";
 import { writeFileAtomic } from "./fs-atomic.js";
 import { openStore, reencrypt, status, writeRules } from "./secrets/store.js";
@@ -84,25 +83,7 @@ const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
  * does for replacements alone (a removed host file is not read at all).
  */
 export function validateFleetChange(dir: string, writes: Record<string, string>, removes: string[] = []): Validated {
-  if (removes.length === 0) return validateFleetDir(dir, writes);
-  const read = readFleetDir(dir);
-  const files: Record<string, string> = { ...read.files, ...writes };
-  for (const f of removes) delete files[f];
-  const readIssues = read.issues.filter((i) => !(i.file in writes) && !removes.includes(i.file));
-  let loaded = loadFleet(files);
-  const issues = [...readIssues, ...loaded.issues];
-  if (loaded.fleet) {
-    for (const [name, host] of loaded.fleet.hosts)
-      for (const [i, m] of host.extraModules.entries()) {
-        if (m in files) continue;
-        const r = readFleetFile(dir, m);
-        if (r.ok) files[m] = r.text;
-        else if (!r.missing) issues.push(issueAt(loaded.sources.get(loaded.hostFiles.get(name)!)!, ["extraModules", i], "error", `${m} ${r.message}`, r.hint));
-      }
-    loaded = { ...loaded, files };
-  }
-  if (loaded.fleet && !hasErrors(issues)) issues.push(...checkRules({ fleet: loaded.fleet, sources: loaded.sources, hostFiles: loaded.hostFiles, files }));
-  return { ...loaded, issues, ok: !hasErrors(issues) };
+  return validateFleetDir(dir, writes, removes);
 }
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);

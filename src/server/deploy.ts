@@ -78,6 +78,8 @@ const now = () => new Date().toISOString();
 
 export class DeployService {
   private readonly live = new Map<number, Live>();
+  /** Each planned deploy's host configurations as planned: what a deployed host is recorded as having got. */
+  private readonly plannedFiles = new Map<number, Map<string, Record<string, string>>>();
   /** Set when the server stops: background plans and deploys write nothing more. */
   private closed = false;
   private readonly dir: string;
@@ -195,6 +197,7 @@ export class DeployService {
     const id = Number(info.lastInsertRowid);
     writeFlake(this.dir, join(this.dir, "flake"), planned.plan);
     const files = hostFiles(planned.plan.files);
+    this.plannedFiles.set(id, files);
     void this.plan(id, jobs, planned.store, files).catch((e) => this.setStatus(id, "failed", { error: `planning failed: ${(e as Error).message}` }));
     return this.get(id);
   }
@@ -336,8 +339,9 @@ export class DeployService {
     });
     for (const r of results) this.applyResult(live, r);
     if (this.closed) return;
-    // What each deployed host got becomes the base of its next configuration diff.
-    const files = hostFiles(planned.plan.files);
+    // What each deployed host got (as planned, even if the files changed since) is the base of its next diff.
+    const files = this.plannedFiles.get(id) ?? hostFiles(planned.plan.files);
+    this.plannedFiles.delete(id);
     const keep = this.db.sql.prepare(`INSERT INTO deployed_configs (host, deploy_id, files, system) VALUES (?, ?, ?, ?) ON CONFLICT (host) DO UPDATE SET deploy_id = excluded.deploy_id, files = excluded.files, system = excluded.system`);
     for (const r of results) if (r.outcome === "deployed") keep.run(r.host, id, JSON.stringify(files.get(r.host) ?? {}), r.system ?? systems.get(r.host) ?? null);
     this.setStatus(id, results.every((r) => r.outcome === "deployed") ? "done" : "failed");
@@ -363,6 +367,7 @@ export class DeployService {
     const d = this.get(id);
     const live = this.live.get(id);
     if (answer === "abort" && (d.status === "ready" || d.status === "planning")) {
+      this.plannedFiles.delete(id);
       this.setStatus(id, "cancelled");
       return this.get(id);
     }

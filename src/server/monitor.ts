@@ -60,6 +60,7 @@ export class MonitorService {
   private running?: Promise<void>;
   private readonly latest = new Map<string, Latest>();
   private lastPoll?: string;
+  private lastError?: string;
   private channels: string[] = [];
   private prometheus?: PrometheusWire;
   private stopped = false;
@@ -102,7 +103,14 @@ export class MonitorService {
   /** One poll (a poll already running is joined, not doubled). */
   pollNow(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    this.running ??= this.poll().finally(() => (this.running = undefined));
+    // A poll never takes the server down: a bug in one is reported on the page and in the log.
+    this.running ??= this.poll()
+      .then(() => (this.lastError = undefined))
+      .catch((e: unknown) => {
+        this.lastError = `the last check failed: ${(e as Error)?.message ?? e}`;
+        console.error(`hearth serve: monitoring: ${(e as Error)?.stack ?? e}`);
+      })
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -263,6 +271,7 @@ export class MonitorService {
     return {
       intervalSeconds: this.intervalSeconds,
       ...(this.lastPoll ? { lastPoll: this.lastPoll } : {}),
+      ...(this.lastError ? { error: this.lastError } : {}),
       hosts: [...this.latest.values()].map((l) => l.row).sort((a, b) => a.host.localeCompare(b.host)),
       alerts,
       notifications,

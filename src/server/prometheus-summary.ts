@@ -10,7 +10,11 @@ export function prometheusUrl(fleet: Fleet, mesh: Record<string, string>, overri
   const m = fleet.monitoring;
   if (!m?.prometheus) return override ? { url: override } : {};
   const addr = (h: string) => mesh[h]?.split("/")[0] ?? (fleet.hosts.get(h) ? reachableAddress(fleet.hosts.get(h)!.network) : undefined);
-  const at = (h: string | undefined, port: number) => (h && addr(h) ? `http://${addr(h)}:${port}` : undefined);
+  // An IPv6 address goes in brackets in a URL.
+  const at = (h: string | undefined, port: number) => {
+    const a = h ? addr(h) : undefined;
+    return a ? `http://${a.includes(":") ? `[${a}]` : a}:${port}` : undefined;
+  };
   const url = override ?? at(m.prometheus.host, m.prometheus.port);
   const g = m.grafana ? at(grafanaHost(m), m.grafana.port) : undefined;
   return { ...(url ? { url } : {}), ...(g ? { grafanaUrl: g } : {}) };

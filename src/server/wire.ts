@@ -3,6 +3,7 @@
 
 import type { MachineState } from "../core/monitor/machine.js";
 import type { EthHealth } from "../core/monitor/ethereum.js";
+import type { DeployEvent } from "../core/deploy/deploy.js";
 
 export type { MachineState, EthHealth };
 
@@ -338,15 +339,8 @@ export interface DeployRequest {
   policy?: Partial<DeployPolicy>;
 }
 
-/** One step of a deploy, as `hearth deploy --json` prints it (node/deploy/deploy.ts emits it). */
-export interface DeployEventWire {
-  host: string;
-  phase: string;
-  status: "start" | "ok" | "fail" | "info";
-  message: string;
-  at: string;
-  progress?: { done: number; total?: number };
-}
+/** One step of a deploy, as `hearth deploy --json` prints it (core/deploy/deploy.ts defines it). */
+export type DeployEventWire = DeployEvent;
 
 export interface UserWire {
   name: string;
@@ -416,6 +410,8 @@ export interface PrometheusWire {
 export interface MonitorOverview {
   intervalSeconds: number;
   lastPoll?: string;
+  /** Why the last check failed as a whole (a bug; the server log has the stack). */
+  error?: string;
   hosts: MonitorHostRow[];
   alerts: AlertWire[];
   notifications: AlertLogWire[];

@@ -181,3 +181,20 @@ export async function startSshd(
     },
   };
 }
+
+/**
+ * For a test whose code under test runs in this process (a server, a collector): puts a stand-in
+ * `ssh` first on PATH that is the real OpenSSH client run in namespace `ns`, so the code reaches
+ * the test hosts as it would reach real ones (`exec` keeps its pid: timeouts kill ssh itself).
+ * Returns the function that restores PATH.
+ */
+export function sshFromNamespace(ns: string): () => void {
+  const dir = mkdtempSync(join(tmpdir(), "hearth-ssh-client-"));
+  writeFileSync(join(dir, "ssh"), `#!/bin/sh\n# stand-in: the real OpenSSH client on the test network\nexec ip netns exec ${ns} /usr/bin/ssh "$@"\n`, { mode: 0o755 });
+  const saved = process.env.PATH;
+  process.env.PATH = `${dir}:${saved}`;
+  return () => {
+    process.env.PATH = saved;
+    rmSync(dir, { recursive: true, force: true });
+  };
+}

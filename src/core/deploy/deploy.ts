@@ -10,6 +10,17 @@ import { formatsOf } from "../features/formats.js";
 import { DEFAULT_POLICY, planWaves, type RolloutPolicy } from "../pull/rollout.js";
 
 export type DeployKind = "kexec" | "install" | "update";
+
+/** One step of a deploy, as `hearth deploy --json` prints it and the server stores and shows it. */
+export interface DeployEvent {
+  host: string;
+  phase: string;
+  status: "start" | "ok" | "fail" | "info";
+  message: string;
+  at: string;
+  /** Bytes sent so far (and in all), for long transfers. */
+  progress?: { done: number; total?: number };
+}
 export const DEPLOY_PHASES = ["build", "copy", "kexec", "wait", "install", "activate", "reboot", "health"] as const;
 export type DeployPhase = (typeof DEPLOY_PHASES)[number];
 

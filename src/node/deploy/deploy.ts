@@ -25,6 +25,7 @@ import {
   KEXEC_FILES,
   rollbackScript,
   unpackKexecScript,
+  type DeployEvent,
   type DeployKind,
   type DeployOptions,
 } from "../../core/deploy/deploy.js";
@@ -39,15 +40,7 @@ import { unlockOverInitrd } from "./unlock.js";
 import { UserError } from "../errors.js";
 import type { RolloutPolicy } from "../../core/pull/rollout.js";
 
-export interface DeployEvent {
-  host: string;
-  phase: string;
-  status: "start" | "ok" | "fail" | "info";
-  message: string;
-  at: string;
-  /** Bytes sent so far (and in all), for long transfers. */
-  progress?: { done: number; total?: number };
-}
+export type { DeployEvent };
 
 export interface HostResult {
   host: string;

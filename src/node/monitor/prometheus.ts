@@ -71,7 +71,12 @@ interface Envelope {
 
 async function get(opts: PrometheusOptions, path: string, params: Record<string, string> = {}): Promise<Result<unknown>> {
   const timeoutMs = opts.timeoutMs ?? 5000;
-  const url = new URL(path, opts.url.endsWith("/") ? opts.url : `${opts.url}/`);
+  let url: URL;
+  try {
+    url = new URL(path, opts.url.endsWith("/") ? opts.url : `${opts.url}/`);
+  } catch {
+    return { ok: false, error: `Prometheus' address ${opts.url} is not a URL (an IPv6 address goes in brackets: http://[2001:db8::1]:9090)` };
+  }
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   let res: Response;
   try {

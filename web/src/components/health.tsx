@@ -21,6 +21,7 @@ export function FleetHealth() {
   return (
     <section className="card health" data-testid="fleet-health">
       <Verdict m={data} />
+      {data.error && <div className="banner warn">{data.error}</div>}
       {data.alerts.length > 0 && <AlertList alerts={data.alerts} />}
       <div className="health-grid">
         {data.hosts.map((h) => (
