@@ -18,7 +18,7 @@ import { bech32 } from "@scure/base";
 import { armor } from "age-encryption";
 import { decrypt, encrypt, loadIdentityFile, newAgeIdentity } from "../src/node/secrets/age.js";
 import { parseRecipient } from "../src/core/secrets/recipients.js";
-import { ADMIN_KEY, hearth, tempDir, writeFleet } from "./support/fleet.js";
+import { ADMIN_KEY, hearth, tempDir, writeFleet, K3S_HOST } from "./support/fleet.js";
 import { installStandin, standinKey } from "./support/age-plugin-standin.js";
 
 const dir = tempDir("hearth-age-plugin-");
@@ -192,14 +192,7 @@ test("labels (extension-labels): a labelled plugin cannot share a file with X255
 });
 
 test("fleet.yaml: plugin recipients validate; a malformed one is a finding with a hint", () => {
-  const host = `ephemeral: true
-storage:
-  volumes:
-    state: { type: ext4, format: false, devices: [/dev/disk/by-id/ata-x], mountpoint: /var/lib/rancher }
-  secretsDir: /var/lib/rancher/hearth
-services:
-  k3s: { role: server, clusterInit: true }
-`;
+  const host = K3S_HOST;
   const yubikey = bech32.encode("age1yubikey", bech32.toWords(new Uint8Array(33).fill(7)), false);
   const fleet = (keys: string[]) => `name: t\nadmins:\n  ops:\n    ageKeys: ${JSON.stringify(keys)}\n    sshKeys: ["${ADMIN_KEY}"]\n`;
   const good = hearth(["validate", writeFleet({ "fleet.yaml": fleet([yubikey, standinKey().recipient]), "hosts/a.yaml": host })]);
@@ -217,14 +210,7 @@ services:
 test("hearth secrets generate / show / rekey with an admin whose only key is on the (stand-in) token", async () => {
   const token = standinKey();
   const tokenFile = identityFile("alice-token.txt", token.fileText);
-  const host = `ephemeral: true
-storage:
-  volumes:
-    state: { type: ext4, format: false, devices: [/dev/disk/by-id/ata-x], mountpoint: /var/lib/rancher }
-  secretsDir: /var/lib/rancher/hearth
-services:
-  k3s: { role: server, clusterInit: true }
-`;
+  const host = K3S_HOST;
   const fleetYaml = `name: t\nadmins:\n  alice:\n    ageKeys: ["${token.recipient}"]\n    sshKeys: []\n`;
   const env = { PATH };
 

@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { EXAMPLES, FLEET_YAML, addTestAdmin, hearth, readyExample, tempDir, writeFleet } from "./support/fleet.js";
+import { EXAMPLES, FLEET_YAML, addTestAdmin, hearth, readyExample, tempDir, writeFleet, K3S_HOST } from "./support/fleet.js";
 import { REPO_ROOT } from "../src/node/fleet-dir.js";
 
 interface Run {
@@ -258,14 +258,7 @@ test("extra-files: host keys and disk keys for the install, on tmpfs only, 0600"
 });
 
 test("bad fleet input for secrets: invalid age recipient, no admin key; nothing written", () => {
-  const host = `ephemeral: true
-storage:
-  volumes:
-    state: { type: ext4, format: false, devices: [/dev/disk/by-id/ata-x], mountpoint: /var/lib/rancher }
-  secretsDir: /var/lib/rancher/hearth
-services:
-  k3s: { role: server, clusterInit: true }
-`;
+  const host = K3S_HOST;
   assert.equal(h(["validate", writeFleet({ "fleet.yaml": FLEET_YAML, "hosts/a.yaml": host })]).code, 0, "control: the fleet is valid as given");
   const bad = writeFleet({ "fleet.yaml": FLEET_YAML.replace("    sshKeys:", '    ageKeys: ["age1qqqqqqqqqqqqqqqq"]\n    sshKeys:'), "hosts/a.yaml": host });
   const r = h(["secrets", "generate", "-f", bad]);

@@ -2,9 +2,9 @@
 // hosts/HOST.yaml from facts read over SSH (read-only) or from a saved nixos-facter report.
 // The pending-node mode (`--key`) of the same command lives in ./pull.ts, which dispatches here.
 import type { Command } from "commander";
-import { lstatSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { CliError, err, out, reportIssues } from "./common.js";
+import { CliError, err, lexists, out, reportIssues } from "./common.js";
 import { isHostName } from "../core/schema/common.js";
 import { factsFromFacter, parseFacterReport } from "../core/adopt/facter.js";
 import { mapFacts } from "../core/adopt/mapping.js";
@@ -54,15 +54,6 @@ export function adoptMode(o: MachineAdoptOptions): "pending" | "machine" {
   if (o.facterReport !== undefined && o.acceptNewKey) throw new CliError("--accept-new-key needs --address (a report has no key to trust); pass --host-key to record one", 2);
   return machine ? "machine" : "pending";
 }
-
-const lexists = (p: string) => {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const userError = (e: unknown): never => {
   if (e instanceof UserError) throw new CliError(e.message);

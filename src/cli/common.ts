@@ -1,4 +1,5 @@
 // Helpers every command shares: errors with exit codes, output, and the validated fleet.
+import { lstatSync } from "node:fs";
 import { existsSync } from "node:fs";
 import { formatIssue, type Issue } from "../core/validate/issues.js";
 import { validateFleetDir, type Validated } from "../node/fleet-dir.js";
@@ -60,3 +61,12 @@ export function openStoreCli(dir: string, fleet: Validated["fleet"] & {}) {
   }
 }
 
+/** Exists, counting a (dangling) symbolic link as existing: a host file never overwritten by accident. */
+export const lexists = (p: string): boolean => {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};

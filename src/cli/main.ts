@@ -1,7 +1,7 @@
 // hearth's command line: parses arguments, calls the pure core, and hands writes to the executor.
 import { NIXOS_RELEASE, PINS } from "../core/nix/input-pins.js";
 import { Argument, Command, Option } from "commander";
-import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { fleetSchema, hostSchema } from "../core/schema/fleet.js";
@@ -9,7 +9,7 @@ import { evalPath } from "../core/plan/eval.js";
 import { instantiateTemplate, parseValue, setInYaml, splitPath, ValueRefused } from "../core/fleet/edit.js";
 import { REPO_ROOT, readFleetFile, validateFleetDir } from "../node/fleet-dir.js";
 import { isHostName } from "../core/schema/common.js";
-import { CliError, err, out, planFor, reportIssues, validated, writeMeshAddresses } from "./common.js";
+import { CliError, err, lexists, out, planFor, reportIssues, validated, writeMeshAddresses } from "./common.js";
 import { registerMesh } from "./mesh.js";
 import { registerServe } from "./serve.js";
 import { registerDeploy, registerDeployCommand } from "./deploy.js";
@@ -206,16 +206,6 @@ function checkHostName(name: string): void {
   if (!isHostName(name))
     throw new CliError(`${JSON.stringify(name)} is not a valid host name\n    hint: a DNS label: lower-case letters, digits and '-', at most 63 characters, e.g. node-1`, 2);
 }
-
-/** Exists, counting a (dangling) symbolic link as existing. */
-const lexists = (p: string) => {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Run `fn`; a UserError (a refusal the user can act on) becomes the CLI's error, without a stack trace. */
 function userErrors<T>(fn: () => T): T {

@@ -74,3 +74,13 @@ export const FLEET_YAML = `# a minimal fleet\nname: t\nadmins:\n  ops:\n    sshK
 
 /** age -d with an identity file (an admin's age identity or a host's OpenSSH key), as text. */
 export const ageDecrypt = (identity: string, file: string) => spawnSync("age", ["-d", "-i", identity, file], { encoding: "utf8" });
+
+/** A minimal valid host: a k3s server with one ext4 volume for its secrets (no mesh, no Ethereum). */
+export const K3S_HOST = `ephemeral: true
+storage:
+  volumes:
+    state: { type: ext4, format: false, devices: [/dev/disk/by-id/ata-x], mountpoint: /var/lib/rancher }
+  secretsDir: /var/lib/rancher/hearth
+services:
+  k3s: { role: server, clusterInit: true }
+`;

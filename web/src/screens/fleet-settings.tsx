@@ -2,12 +2,11 @@
 // drawn from the fleet JSON Schema with the host editor's machinery: the server's dry run puts
 // its findings at the fields (and links to them), Review shows the diff, Save writes it with
 // comments kept, refused when fleet.yaml changed on disk since it was loaded.
-import { useCallback, useMemo } from "react";
+import { useCallback } from "react";
 import type { FleetSettingsDetail } from "../../../src/server/wire";
 import { api, errorMessage } from "../api";
 import { ChangesPanel } from "../components/changes-panel";
-import { IssueList } from "../components/issue-list";
-import { SchemaForm } from "../form/schema-form";
+import { FileForm } from "../components/file-form";
 import { asSchema, type JsonSchema } from "../form/schema";
 import { useFileEditor, type SaveFile } from "../host-editor";
 import { useLoad } from "../hooks";
@@ -44,27 +43,9 @@ export function FleetSettingsScreen() {
 function SettingsEditor({ detail, schema, reload }: { detail: FleetSettingsDetail; schema: JsonSchema; reload: () => void }) {
   const save = useCallback<SaveFile>((u, signal) => api.updateFleetSettings(u, signal), []);
   const editor = useFileEditor(detail, save, reload);
-  const mine = useMemo(() => editor.issues.filter((i) => i.file === detail.file), [editor.issues, detail.file]);
-  const elsewhere = useMemo(() => editor.issues.filter((i) => i.file !== detail.file), [editor.issues, detail.file]);
   return (
     <div className="editor-grid">
-      <div className="editor-main">
-        {elsewhere.length > 0 && (
-          <details className="banner-issues">
-            <summary className="warn">
-              {elsewhere.length === 1 ? "1 finding" : `${elsewhere.length} findings`} in the hosts (a setting here can cause them)
-            </summary>
-            <IssueList issues={elsewhere} />
-          </details>
-        )}
-        <form className="host-form" onSubmit={(e) => e.preventDefault()} data-testid="fleet-form">
-          <SchemaForm schema={schema} values={editor.values} issues={mine} onChange={editor.onChange} disabled={editor.saving} />
-        </form>
-        <details className="yaml-view">
-          <summary>{editor.yaml !== undefined ? "fleet.yaml after the change" : "fleet.yaml"}</summary>
-          <pre data-testid="yaml">{editor.yaml ?? detail.yaml}</pre>
-        </details>
-      </div>
+      <FileForm editor={editor} file={detail.file} yaml={detail.yaml} schema={schema} formTestId="fleet-form" elsewhereLabel="in the hosts (a setting here can cause them)" />
       <aside className="editor-side">
         <ChangesPanel editor={editor} file={detail.file} />
       </aside>

@@ -1,17 +1,15 @@
 // Host editor: the host file as a form drawn from the JSON Schema, with inline errors from the
 // server's dry run, the diff, Review → Save; beside it the host's secrets and builds.
-import { useMemo } from "react";
 import type { HostDetail } from "../../../src/server/wire";
 import { api, cachedHostSchema, errorMessage, fleetCache } from "../api";
 import { HostStatusBadge } from "../components/badges";
 import { ChangesPanel } from "../components/changes-panel";
+import { FileForm } from "../components/file-form";
 import { HostBuilds } from "../components/host-builds";
 import { HostSecrets } from "../components/host-secrets";
 import { HostHealth } from "../components/health";
 import { UnlockPanel } from "../components/unlock";
 import { PreparePanel } from "../components/prepare";
-import { IssueList } from "../components/issue-list";
-import { SchemaForm } from "../form/schema-form";
 import { asSchema, isObj, type JsonSchema } from "../form/schema";
 import { useHostEditor } from "../host-editor";
 import { useLoad } from "../hooks";
@@ -48,30 +46,11 @@ function RowStatus({ name }: { name: string }) {
 
 function HostEditorView({ detail, schema, reload }: { detail: HostDetail; schema: JsonSchema; reload: () => void }) {
   const editor = useHostEditor(detail, reload);
-  // Issues in other files (the dry run validates the whole fleet) are listed apart, never matched to this form.
-  const mine = useMemo(() => editor.issues.filter((i) => i.file === detail.file), [editor.issues, detail.file]);
-  const elsewhere = useMemo(() => editor.issues.filter((i) => i.file !== detail.file), [editor.issues, detail.file]);
   const formats = formatsOf(editor.values, detail.name);
 
   return (
     <div className="editor-grid">
-      <div className="editor-main">
-        {elsewhere.length > 0 && (
-          <details className="banner-issues">
-            <summary className="warn">
-              {elsewhere.length === 1 ? "1 finding" : `${elsewhere.length} findings`} elsewhere in the fleet
-            </summary>
-            <IssueList issues={elsewhere} />
-          </details>
-        )}
-        <form className="host-form" onSubmit={(e) => e.preventDefault()} data-testid="host-form">
-          <SchemaForm schema={schema} values={editor.values} issues={mine} onChange={editor.onChange} disabled={editor.saving} />
-        </form>
-        <details className="yaml-view">
-          <summary>{editor.yaml !== undefined ? `${detail.file} after the change` : detail.file}</summary>
-          <pre data-testid="yaml">{editor.yaml ?? detail.yaml}</pre>
-        </details>
-      </div>
+      <FileForm editor={editor} file={detail.file} yaml={detail.yaml} schema={schema} formTestId="host-form" elsewhereLabel="elsewhere in the fleet" />
       <aside className="editor-side">
         <HostHealth host={detail.name} />
         {hasRemoteUnlock(detail.values) && <UnlockPanel host={detail.name} />}
